@@ -1,0 +1,1 @@
+"""Indexing for daleel: sentence segmentation, lexical and dense retrieval."""

@@ -1,0 +1,354 @@
+"""Read a corpus of Arabic news articles from .txt/.md/.json/.jsonl(.gz) files and folders.
+
+Every input gets a defined outcome: an Article, a Skipped entry that says what to do, or a
+warning. Article.text is exactly the decoded content (never cleaned), so citation offsets slice it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import gzip
+import io
+import json
+import logging
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = (".txt", ".md")
+LINES_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz")
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".json", *LINES_SUFFIXES)
+MB = 1024 * 1024
+MAX_TEXT_BYTES = 50 * MB  # one .txt/.md article; larger files are almost surely not one article
+MAX_JSON_BYTES = 500 * MB  # a .json file is parsed whole; beyond this, JSON lines stream instead
+BINARY_SAMPLE = 65536  # bytes/chars inspected to tell binary from text
+BINARY_CONTROL_RATIO = 0.10  # more control characters than this in the sample -> binary
+MIN_ARABIC_RATIO = 0.30  # share of Arabic letters needed to accept a cp1256 decoding
+
+# UTF-32 LE must be tested before UTF-16 LE: its BOM starts with the UTF-16 LE one.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32 LE"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32 BE"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16 LE"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16 BE"),
+)
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")  # tab, LF, VT, FF, CR are text
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_CP1256_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # Cc except \t \n \r
+_ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufefc]")
+_LINE = re.compile(r"[^\r\n]+")
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("id", "docno"),
+    "title": ("title", "headline"),
+    "text": ("text", "body", "content"),
+    "url": ("url", "link"),
+    "date": ("date", "time"),
+    "source": ("source", "src"),
+}
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One news article; `text` is verbatim so that character offsets into it are citations."""
+
+    id: str
+    title: str
+    text: str
+    url: str = ""
+    date: str = ""
+    source: str = ""
+    path: str = ""  # file it came from, plus ':LINE' for JSON lines or '[INDEX]' for JSON arrays
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An input (file or record) that was not read, and why / what to do about it."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class Corpus:
+    """Everything read from the given paths: articles plus what was skipped or worth a warning."""
+
+    articles: list[Article]
+    skipped: list[Skipped]
+    warnings: list[str]
+
+
+class _Skip(Exception):
+    """Raised inside a reader when an input cannot be used; the message is the Skipped reason."""
+
+
+def read_corpus(paths: Iterable[str | Path] | str | Path) -> Corpus:
+    """Read every article under `paths` (files or folders) into memory."""
+    skipped: list[Skipped] = []
+    warnings: list[str] = []
+    articles = list(iter_articles(paths, skipped, warnings))
+    log.debug("read %d articles, skipped %d", len(articles), len(skipped))
+    return Corpus(articles, skipped, warnings)
+
+
+def iter_articles(
+    paths: Iterable[str | Path] | str | Path, skipped: list[Skipped], warnings: list[str]
+) -> Iterator[Article]:
+    """Stream articles with unique ids, appending to `skipped` and `warnings` as it goes.
+
+    Raises FileNotFoundError at once (before anything is read) if a path does not exist.
+    """
+    roots = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    for root in roots:
+        if not root.exists():
+            raise FileNotFoundError(
+                f"corpus path not found: {root} (give files or folders holding "
+                f"{', '.join(SUPPORTED_SUFFIXES)} articles)"
+            )
+    return _iter(roots, skipped, warnings)
+
+
+def _iter(roots: list[Path], skipped: list[Skipped], warnings: list[str]) -> Iterator[Article]:
+    """Generator behind iter_articles: walk, read, and rename duplicate ids."""
+    seen_ids: set[str] = set()
+    next_n: dict[str, int] = {}
+    seen_files: set[Path] = set()
+    for path, file_id, suffix in _walk(roots, skipped):
+        real = path.resolve()
+        if real in seen_files:
+            warnings.append(f"{path} was given more than once; read it once")
+            continue
+        seen_files.add(real)
+        try:
+            for item in _read_file(path, file_id, suffix, warnings):
+                if isinstance(item, Skipped):
+                    skipped.append(item)
+                    continue
+                if item.id in seen_ids:
+                    n = next_n.get(item.id, 2)
+                    while f"{item.id}#{n}" in seen_ids:
+                        n += 1
+                    next_n[item.id] = n + 1
+                    new_id = f"{item.id}#{n}"
+                    warnings.append(
+                        f"duplicate id {item.id!r} in {item.path} renamed to {new_id!r} "
+                        "(the first article keeps the id)"
+                    )
+                    item = dataclasses.replace(item, id=new_id)
+                seen_ids.add(item.id)
+                yield item
+        except Exception as exc:  # one odd file must not stop a 30,000-article import
+            log.exception("unexpected error reading %s", path)
+            skipped.append(
+                Skipped(str(path), f"unexpected error ({exc!r}); please report it with this file")
+            )
+
+
+def _suffix(name: str) -> str | None:
+    """The supported suffix `name` ends with (case-insensitive), or None."""
+    lower = name.lower()
+    return next((s for s in sorted(SUPPORTED_SUFFIXES, key=len, reverse=True)
+                 if lower.endswith(s) and len(lower) > len(s)), None)
+
+
+def _walk(roots: list[Path], skipped: list[Skipped]) -> Iterator[tuple[Path, str, str]]:
+    """Yield (file, file id, suffix) for each root; folders recursively, sorted, no hidden."""
+    for root in roots:
+        if root.is_dir():
+            found: list[tuple[str, ...]] = []
+
+            def on_error(err: OSError) -> None:
+                skipped.append(Skipped(str(err.filename), f"cannot read folder ({err.strerror})"))
+
+            for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                rel = Path(dirpath).relative_to(root).parts
+                found += [(*rel, f) for f in filenames if not f.startswith(".")]
+            for parts in sorted(found):
+                suffix = _suffix(parts[-1])
+                if suffix is None:
+                    log.debug("ignoring %s: unsupported extension", Path(root, *parts))
+                    continue
+                yield Path(root, *parts), "/".join(parts)[: -len(suffix)], suffix
+        elif not root.is_file():
+            skipped.append(Skipped(str(root), "not a regular file or folder"))
+        elif (suffix := _suffix(root.name)) is None:
+            skipped.append(Skipped(str(root), "unsupported file type; supported: "
+                                   + ", ".join(SUPPORTED_SUFFIXES)))
+        else:
+            yield root, root.name[: -len(suffix)], suffix
+
+
+def _read_file(
+    path: Path, file_id: str, suffix: str, warnings: list[str]
+) -> Iterator[Article | Skipped]:
+    """Yield the articles and skipped records of one supported file."""
+    where = str(path)
+    if suffix in LINES_SUFFIXES:
+        yield from _read_lines(path, file_id, warnings)
+        return
+    try:
+        size = path.stat().st_size
+        limit = MAX_JSON_BYTES if suffix == ".json" else MAX_TEXT_BYTES
+        if size > limit:
+            hint = "convert it to .jsonl (one article a line)" if suffix == ".json" else "split it"
+            raise _Skip(f"too large ({size / MB:.1f} MB > {limit // MB} MB); {hint}")
+        text, warning = _decode(path.read_bytes(), where)
+        if not text.strip():
+            raise _Skip("empty file")
+        if warning:
+            warnings.append(warning)
+        if suffix != ".json":
+            title = next((s for m in _LINE.finditer(text) if (s := m.group().strip())), "")
+            if suffix == ".md":
+                title = title.lstrip("# \t").strip()
+            yield Article(id=file_id, title=title, text=text, path=where)
+            return
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _Skip(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; "
+                        "fix the file (or use .jsonl so one bad record does not sink the rest)"
+                        ) from None
+        except (ValueError, RecursionError) as exc:
+            raise _Skip(f"invalid JSON ({exc}); fix the file") from None
+    except _Skip as exc:
+        yield Skipped(where, str(exc))
+        return
+    except OSError as exc:
+        yield Skipped(where, f"cannot read file ({exc.strerror or exc}); check it exists and "
+                             "is readable")
+        return
+    if isinstance(data, dict) and isinstance(data.get("articles"), list):
+        data = data["articles"]
+    if isinstance(data, list):
+        if not data:
+            yield Skipped(where, "no articles in this JSON file (empty list)")
+        for i, obj in enumerate(data):
+            yield _record(obj, f"{file_id}:{i}", f"{where}[{i}]")
+    else:
+        yield _record(data, file_id, where)
+
+
+def _read_lines(path: Path, file_id: str, warnings: list[str]) -> Iterator[Article | Skipped]:
+    """Stream a JSON-lines file (optionally gzipped): bad lines are skipped, good ones kept."""
+    where, gz = str(path), path.name.lower().endswith(".gz")
+    lineno, records, cp1256_lines = 0, 0, 0
+    try:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as raw:
+            lines: Iterable[bytes | str] = raw
+            head = raw.peek(4)[:4]
+            for bom, codec, label in _WIDE_BOMS:
+                if head.startswith(bom):
+                    warnings.append(f"decoded {where} as {label} (BOM)")
+                    lines = io.TextIOWrapper(raw, encoding=codec)
+                    break
+            for lineno, line in enumerate(lines, 1):
+                if lineno == 1 and isinstance(line, bytes) and line.startswith(codecs.BOM_UTF8):
+                    line = line[len(codecs.BOM_UTF8):]
+                if not line.strip():
+                    continue
+                records += 1
+                if isinstance(line, bytes):
+                    try:
+                        line = line.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        fallback = _cp1256(line)
+                        if fallback is None:
+                            yield Skipped(f"{where}:{lineno}", f"{where}:{lineno}: not valid UTF-8 "
+                                          f"(first bad byte at offset {exc.start} of the line); "
+                                          "re-save the file as UTF-8")
+                            continue
+                        line, cp1256_lines = fallback, cp1256_lines + 1
+                try:
+                    obj = json.loads(line)
+                except (ValueError, RecursionError) as exc:
+                    yield Skipped(f"{where}:{lineno}", f"{where}:{lineno}: invalid JSON ({exc}); "
+                                  "fix or remove that line")
+                    continue
+                yield _record(obj, f"{file_id}:{lineno}", f"{where}:{lineno}")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        what = "gzip " if gz else ""
+        if lineno == 0:
+            reason = f"cannot read {what}file ({exc}); check it is a valid {what}file"
+        else:
+            reason = (f"{what}file damaged or truncated after line {lineno} ({exc}); the lines "
+                      "before were read; re-download or re-create the file")
+        yield Skipped(f"{where}:{lineno + 1}", reason)
+        return
+    if cp1256_lines:
+        warnings.append(f"decoded {cp1256_lines} line(s) of {where} as cp1256 (Windows Arabic): "
+                        "not valid UTF-8; re-save the file as UTF-8")
+    if not records:
+        yield Skipped(where, "empty file")
+
+
+def _record(obj: Any, default_id: str, where: str) -> Article | Skipped:
+    """Map one JSON object (own or shared news-corpus field names) to an Article."""
+    if not isinstance(obj, dict):
+        kind = _JSON_TYPES.get(type(obj), "number")
+        return Skipped(where, f"{where}: expected a JSON object with a 'text' field, got {kind}")
+    values: dict[str, str | None] = {}
+    for name, keys in _FIELDS.items():
+        value = next((obj[k] for k in keys if obj.get(k) is not None), None)
+        values[name] = value if value is None or isinstance(value, str) else str(value)
+    text = values.pop("text")
+    if text is None:
+        return Skipped(where, f"{where}: record has no 'text' (or 'body'/'content') field; "
+                              "add the article text")
+    if not text.strip():
+        return Skipped(where, f"{where}: record has empty text; add the article text")
+    meta = {k: (v or "").strip() for k, v in values.items()}
+    return Article(id=meta.pop("id") or default_id, text=text, path=where, **meta)
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str | None]:
+    """Decode file bytes to text (BOM, UTF-8, or cp1256 Arabic) -> (text, warning or None).
+
+    Raises _Skip for empty, binary, or undecodable data.
+    """
+    if not data:
+        raise _Skip("empty file")
+    for bom, codec, label in _WIDE_BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(codec)  # the codec consumes the BOM
+            except UnicodeDecodeError as exc:
+                raise _Skip(f"not valid {label} despite its BOM (bad data at byte {exc.start}); "
+                            "re-save the file as UTF-8") from None
+            sample = text[:BINARY_SAMPLE]
+            if len(_CONTROL_CHARS.findall(sample)) > BINARY_CONTROL_RATIO * len(sample):
+                raise _Skip("looks like a binary file (many control characters), not text")
+            return text, f"decoded {name} as {label} (BOM)"
+    sample_bytes = data[:BINARY_SAMPLE]
+    if b"\x00" in data or (
+        len(_CONTROL_BYTES.findall(sample_bytes)) > BINARY_CONTROL_RATIO * len(sample_bytes)
+    ):
+        raise _Skip("looks like a binary file (NUL or control bytes), not text; give text files")
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[bom:].decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        bad = exc.start + bom
+    text = None if bom else _cp1256(data)
+    if text is None:
+        raise _Skip(f"not valid UTF-8 (first bad byte at offset {bad}); re-save the file as UTF-8")
+    return text, (f"decoded {name} as cp1256 (Windows Arabic): not valid UTF-8; check the text "
+                  "and re-save the file as UTF-8")
+
+
+def _cp1256(data: bytes) -> str | None:
+    """Decode as Windows Arabic if the result is plausible Arabic text, else None."""
+    text = data.decode("cp1256", errors="replace")
+    if "\ufffd" in text or _CP1256_BAD.search(text):
+        return None
+    letters = sum(map(str.isalpha, text))
+    arabic = sum(1 for c in _ARABIC.findall(text) if c.isalpha())
+    return text if letters and arabic >= MIN_ARABIC_RATIO * letters else None

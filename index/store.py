@@ -1,0 +1,221 @@
+"""The index on disk: a versioned directory of plain files, switched into place atomically.
+
+Layout of an index directory ``DIR``::
+
+    DIR/CURRENT            name of the live generation (replaced atomically with os.replace)
+    DIR/gen-<stamp>/       one complete build: manifest.json, articles.jsonl, sentences.npy,
+                           hashes.npy, vectors.npy, dense.faiss, lexical/
+    DIR/.checkpoint/       embedded batches of an unfinished build (see index.build)
+
+A build writes a whole new generation, then flips ``CURRENT``; a reader follows ``CURRENT``.
+Killing a build at any moment leaves the previous generation live and intact. No pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.corpus import Article
+from index.lexical import LexicalIndex
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+_ARRAYS = ("sentences.npy", "hashes.npy", "vectors.npy")
+
+
+class StoreError(RuntimeError):
+    """Base class: the index cannot be used as it is; the message names the fix."""
+
+
+class IndexMissingError(StoreError):
+    pass
+
+
+class IndexFormatError(StoreError):
+    pass
+
+
+class IndexModelMismatchError(StoreError):
+    pass
+
+
+class IndexCorruptError(StoreError):
+    pass
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    return f"Rebuild it: daleel build CORPUS_PATH --index {index_dir}"
+
+
+@dataclass
+class IndexData:
+    """Everything a loaded index holds; sentence row i is ``articles[sent[i,0]].text[s:e]``."""
+
+    manifest: dict[str, Any]
+    articles: list[Article]
+    sentences: np.ndarray  # int64 (N, 3): article row, start, end
+    hashes: np.ndarray  # S16 (N,): hash of the text that was embedded for the row
+    vectors: np.ndarray  # float32 (N, dim), L2-normalized
+    dense: Any  # faiss.Index over vectors (inner product)
+    lexical: LexicalIndex
+    generation: str = ""
+
+    def sentence_text(self, row: int) -> str:
+        art, start, end = (int(x) for x in self.sentences[row])
+        return self.articles[art].text[start:end]
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    """The live generation directory, or None when nothing was ever built there."""
+    pointer = index_dir / CURRENT
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return index_dir / name if name else None
+
+
+def save(data: IndexData, index_dir: Path) -> Path:
+    """Write ``data`` as a new generation and make it live; returns the generation path."""
+    import faiss
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    previous = current_generation(index_dir)
+    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+    tmp = index_dir / f".{name}.tmp"
+    tmp.mkdir()
+    with open(tmp / "articles.jsonl", "w", encoding="utf-8") as fh:
+        for art in data.articles:
+            fh.write(json.dumps(asdict(art), ensure_ascii=False) + "\n")
+    np.save(tmp / "sentences.npy", data.sentences.astype(np.int64), allow_pickle=False)
+    np.save(tmp / "hashes.npy", data.hashes, allow_pickle=False)
+    np.save(tmp / "vectors.npy", data.vectors.astype(np.float32), allow_pickle=False)
+    faiss.write_index(data.dense, str(tmp / "dense.faiss"))
+    data.lexical.save(tmp / "lexical")
+    manifest = dict(data.manifest)
+    manifest["format_version"] = FORMAT_VERSION
+    manifest["files"] = {
+        p.relative_to(tmp).as_posix(): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
+    _fsync_tree(tmp)
+    os.rename(tmp, index_dir / name)
+    pointer_tmp = index_dir / f".{CURRENT}.{os.getpid()}.tmp"
+    pointer_tmp.write_text(name + "\n", encoding="utf-8")
+    _fsync_file(pointer_tmp)
+    os.replace(pointer_tmp, index_dir / CURRENT)  # the atomic switch
+    _fsync_dir(index_dir)
+    _prune(index_dir, keep={name, previous.name if previous else name})
+    return index_dir / name
+
+
+def load(index_dir: str | Path, *, fingerprint: str | None = None) -> IndexData:
+    """Load the live generation, checking format, model fingerprint and file sizes."""
+    import faiss
+
+    index_dir = Path(index_dir)
+    gen = current_generation(index_dir)
+    if gen is None:
+        raise IndexMissingError(f"No index at {index_dir}. {rebuild_hint(index_dir)}")
+    manifest = read_manifest(gen, index_dir)
+    if fingerprint is not None and manifest["model"]["fingerprint"] != fingerprint:
+        raise IndexModelMismatchError(
+            f"The index at {index_dir} was built with embedding model "
+            f"{manifest['model']['name']!r} (fingerprint {manifest['model']['fingerprint']}), "
+            f"not the model loaded now (fingerprint {fingerprint}). Use the same --model, or "
+            f"{rebuild_hint(index_dir).lower()}"
+        )
+    try:
+        with open(gen / "articles.jsonl", encoding="utf-8") as fh:
+            articles = [Article(**json.loads(line)) for line in fh]
+        sentences, hashes, vectors = (np.load(gen / f, allow_pickle=False) for f in _ARRAYS)
+        dense = faiss.read_index(str(gen / "dense.faiss"))
+        lexical = LexicalIndex.load(gen / "lexical")
+    except (OSError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(
+            f"The index at {index_dir} is damaged ({type(exc).__name__}: {exc}). "
+            f"{rebuild_hint(index_dir)}"
+        ) from exc
+    counts = manifest["counts"]
+    n = int(counts["sentences"])
+    if not (
+        len(articles) == counts["articles"]
+        and sentences.shape == (n, 3)
+        and hashes.shape == (n,)
+        and vectors.shape == (n, manifest["model"]["dim"])
+        and dense.ntotal == n
+        and len(lexical) == n
+    ):
+        raise IndexCorruptError(
+            f"The index at {index_dir} is inconsistent (counts differ from its manifest). "
+            f"{rebuild_hint(index_dir)}"
+        )
+    return IndexData(manifest, articles, sentences, hashes, vectors, dense, lexical, gen.name)
+
+
+def read_manifest(gen: Path, index_dir: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(
+            f"The index at {index_dir} has no readable manifest ({exc}). {rebuild_hint(index_dir)}"
+        ) from exc
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexFormatError(
+            f"The index at {index_dir} has format version {version!r}; this daleel reads "
+            f"version {FORMAT_VERSION}. {rebuild_hint(index_dir)}"
+        )
+    for rel, size in manifest.get("files", {}).items():
+        path = gen / rel
+        if not path.is_file() or path.stat().st_size != size:
+            raise IndexCorruptError(
+                f"The index at {index_dir} is damaged: {rel} is missing or truncated. "
+                f"{rebuild_hint(index_dir)}"
+            )
+    return manifest
+
+
+def text_hash(text: str) -> bytes:
+    """16-byte hash of an embedded text: the key of the embedding cache."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _prune(index_dir: Path, keep: set[str]) -> None:
+    """Remove old generations and leftovers of crashed builds (keeps the previous one)."""
+    for child in index_dir.iterdir():
+        if child.name in keep or not child.is_dir():
+            continue
+        if child.name.startswith("gen-") or (child.name.startswith(".gen-") and child.suffix == ".tmp"):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for p in root.rglob("*"):
+        if p.is_file():
+            _fsync_file(p)
+    for p in [root, *[d for d in root.rglob("*") if d.is_dir()]]:
+        _fsync_dir(p)

@@ -1,0 +1,132 @@
+"""Extractive, honest answers: quote the best sentence(s) verbatim, or say the corpus has none.
+
+Quotes are never re-typed: each one is ``article.text[start:end]`` from the index records, so
+``Answer.text`` holds every quoted sentence exactly as the article has it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qa.records import Answer, Citation
+from qa.retrieve import Scored
+
+MAX_QUESTION_CHARS = 1000
+NO_ANSWER = "لم أجد في المقالات المفهرسة جملة تجيب عن هذا السؤال."
+NO_ANSWER_EN = "I found no sentence in the indexed articles that answers this question."
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as given; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """When to answer and how much to quote (calibrated in BENCHMARKS.md)."""
+
+    #: Abstain when the best sentence's dense cosine to the question is below this.
+    min_dense: float = 0.80
+    #: ...unless the lexical evidence is strong (BM25 of the best sentence at least this).
+    strong_lexical: float = 12.0
+    #: Quote a second sentence when it is from the same article, adjacent, and nearly as good.
+    second_ratio: float = 0.9
+
+
+def check_question(question: object) -> str:
+    """Return the question stripped, or raise QuestionError with a message for the user."""
+    if not isinstance(question, str):
+        raise QuestionError("The question must be text.")
+    text = question.strip()
+    if not text:
+        raise QuestionError("The question is empty: type a question, e.g. «متى بدأ الانسحاب؟».")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"The question is {len(text):,} characters long; the limit is "
+            f"{MAX_QUESTION_CHARS:,}. Ask about one thing, in a sentence or two."
+        )
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
+        raise QuestionError("The question has no words, only punctuation or symbols.")
+    return text
+
+
+_FOLLOW_UP = re.compile(
+    r"^(و|ف)?(متى|أين|اين|كم|كيف|لماذا|من|ماذا|هل|what|when|where|who|why|how)\b|"
+    r"\b(ذلك|هذا|هذه|ذلك|هؤلاء|هم|هو|هي|it|that|this|they|them|he|she)\b",
+    re.IGNORECASE,
+)
+
+
+def retrieval_query(question: str, history: Sequence[Any] | None) -> str:
+    """The text to retrieve with: a short follow-up borrows the previous question's words.
+
+    "ومتى حدث ذلك؟" names nothing by itself; joined to the question before it, it retrieves
+    the sentences of the same story. Long, self-contained questions are used as they are.
+    """
+    previous = _previous_question(history)
+    if not previous:
+        return question
+    words = len(question.split())
+    if words <= 4 or (words <= 8 and _FOLLOW_UP.search(question)):
+        return f"{previous} {question}"
+    return question
+
+
+def _previous_question(history: Sequence[Any] | None) -> str:
+    """The last user question in ``history``: Answers, (question, answer) pairs, role dicts."""
+    for turn in reversed(list(history or [])):
+        if isinstance(turn, Answer):
+            return turn.question
+        if isinstance(turn, dict) and turn.get("role") == "user":
+            content = turn.get("content")
+            return content if isinstance(content, str) else ""
+        if isinstance(turn, list | tuple) and turn and isinstance(turn[0], str):
+            return turn[0]
+        if isinstance(turn, str):
+            return turn
+    return ""
+
+
+def compose(
+    question: str,
+    query: str,
+    ranked: list[Scored],
+    to_hit,
+    sentences,
+    policy: Policy,
+) -> Answer:
+    """Build the answer from ranked candidates: quote, cite, or abstain."""
+    if not ranked or not _confident(ranked[0], policy):
+        text = NO_ANSWER_EN if _mostly_latin(question) else NO_ANSWER
+        return Answer(text=text, citations=[], answered=False, question=question, query=query)
+    best = ranked[0]
+    chosen = [best]
+    for other in ranked[1:3]:
+        if other.score >= policy.second_ratio * best.score and _adjacent(sentences, best, other):
+            chosen.append(other)
+            break
+    chosen.sort(key=lambda s: int(sentences[s.row][1]))  # reading order within the article
+    citations = [
+        Citation(**to_hit(s).to_dict(), number=i) for i, s in enumerate(chosen, start=1)
+    ]
+    quote = " ".join(f"«{c.sentence}» [{c.number}]" for c in citations)
+    return Answer(text=quote, citations=citations, answered=True, question=question, query=query)
+
+
+def _confident(best: Scored, policy: Policy) -> bool:
+    return best.dense >= policy.min_dense or best.lexical >= policy.strong_lexical
+
+
+def _adjacent(sentences, a: Scored, b: Scored) -> bool:
+    same_article = int(sentences[a.row][0]) == int(sentences[b.row][0])
+    return same_article and abs(a.row - b.row) == 1
+
+
+def _mostly_latin(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    latin = sum(1 for ch in letters if ch.isascii())
+    return bool(letters) and latin > len(letters) / 2
+

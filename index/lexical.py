@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
@@ -48,30 +49,30 @@ _STOP_TABLE = str.maketrans(_FOLD_HAMZA)
 # Full folding; ک and ی are the Persian code points often typed for ك and ي.
 _FOLD_TABLE = str.maketrans({**_FOLD_HAMZA, "ى": "ي", "ک": "ك", "ی": "ي"})
 
-_AR = "\u0620-\u065f\u066e-\u06d3\u06d5-\u06ff\u0750-\u077f\u08a0-\u08ff"
+_AR_LETTERS = "\u0620-\u065f\u066e-\u06d3\u06d5-\u06ff\u0750-\u077f\u08a0-\u08ff"
 # Arabic letter runs, digit runs, other-letter runs: splits "بـCNN" and "2018م" at the seams,
 # and splits everything on punctuation (، ؛ ؟ « » are not in any class).
-_TOKEN = re.compile(rf"[{_AR}]+|\d+|(?:[^\W\d_{_AR}]|[\u0300-\u036f])+")
+_TOKEN = re.compile(rf"[{_AR_LETTERS}]+|\d+|(?:[^\W\d_{_AR_LETTERS}]|[\u0300-\u036f])+")
 
 _AR_STOP = """
-في من على عن إلى الى حتى مع منذ عند لدى لدي لدى بين خلال حول ضد دون نحو عبر قبل بعد أمام وراء
-فوق تحت غير سوى مثل ضمن لكن لكنه لكنها بل أو أم ثم إذ إذا إذن إن أن لأن كأن لعل ليت كي لكي
-لا لم لن ما ماذا لماذا متى أين كيف كم هل أي أيّ أية من هو هي هم هن هما أنا نحن أنت أنتم أنتن
-انت ه ها هذا هذه هذان هاتان هؤلاء ذلك تلك ذاك أولئك هنا هناك هنالك ثمة الذي التي الذين اللذين
-اللتين اللذان اللتان اللاتي اللواتي اللائي كان كانت كانوا كن يكون تكون يكونوا أصبح أصبحت صار
-ليس ليست ليسوا قد لقد وقد فقد كل كلا كلتا بعض جميع أيضا كذلك كما لما مما عما ممن عمن فيما بما
-لها له لهم لهن به بها بهم بهن فيه فيها فيهم منه منها منهم عنه عنها عنهم عليه عليها عليهم إليه
-إليها إليهم معه معها معهم بذلك لذلك كذا هكذا وهكذا لهذا لهذه بهذا بهذه بأن بإن لأنه لأنها إنه
-إنها أنه أنها إنهم أنهم إنما أنما حيث حين بينما عندما كلما طالما ريثما سوف يا أجل نعم بلى
-إلا ولا ألا أما إما أيضاً عدة تم يتم وتم جدا فقط حاليا الآن أمس اليوم غدا لدى جانب إطار بشأن
-وفق وفقا طبقا عبر تجاه لدن ذو ذات ذوي ذا يوجد توجد هو
+في من على عن إلى الى حتى مع منذ عند لدى بين خلال حول ضد دون نحو عبر قبل بعد أمام وراء فوق تحت
+غير سوى مثل ضمن لكن لكنه لكنها بل أو أم ثم إذ إذا إذن إن أن لأن كأن لعل ليت كي لكي لا لم لن
+ما ماذا لماذا متى أين كيف كم هل أي أية هو هي هم هن هما أنا نحن أنت أنتم أنتن ها هذا هذه هذان
+هاتان هؤلاء ذلك تلك ذاك أولئك هنا هناك هنالك ثمة الذي التي الذين اللذين اللتين اللذان اللتان
+اللاتي اللواتي اللائي كان كانت كانوا كن يكون تكون يكونوا أصبح أصبحت صار ليس ليست ليسوا قد
+لقد كل كلا كلتا بعض جميع أيضا كذلك كما لما مما عما ممن عمن فيما بما لها له لهم لهن به بها
+بهم بهن فيه فيها فيهم منه منها منهم عنه عنها عنهم عليه عليها عليهم إليه إليها إليهم معه معها
+معهم بذلك لذلك كذا هكذا لهذا لهذه بهذا بهذه بأن بإن لأنه لأنها إنه إنها أنه أنها إنهم أنهم
+إنما أنما حيث حين بينما عندما كلما طالما ريثما سوف يا أجل نعم بلى إلا ألا أما إما عدة تم يتم
+جدا فقط حاليا الآن أمس غدا جانب إطار بشأن وفق وفقا طبقا تجاه لدن ذو ذات ذوي ذا يوجد توجد
 """
 _EN_STOP = """
 a an the of in on at to for from by with and or but is are was were be been being it its this
 that these those as what who whom when where which why how did do does not no yes than then
 so if into about over he she they we you i his her their our your them him us me my
 """
-_CONJ = ("و", "ف")  # conjunction prefixes that glue onto stopwords: وفي فإن ومن
+# Conjunctions glue onto words: وفي فإن ومن are stopwords too, والجنود is peeled before stemming.
+_CONJ = ("و", "ف")
 
 
 def _stop_key(token: str) -> str:
@@ -83,7 +84,9 @@ def _stop_key(token: str) -> str:
 
 
 _STOPWORDS = frozenset(_stop_key(w) for w in (_AR_STOP + _EN_STOP).split())
-_AR, _EN = Stemmer.Stemmer("arabic"), Stemmer.Stemmer("english")
+_AR_STEM, _EN_STEM = Stemmer.Stemmer("arabic"), Stemmer.Stemmer("english")
+# PyStemmer instances keep internal state and must not be called concurrently (UI threads).
+_STEM_LOCK = threading.Lock()
 
 
 def _clean(text: str) -> str:
@@ -110,20 +113,22 @@ def _term(token: str) -> str | None:
     if key in _STOPWORDS or (key[0] in _CONJ and key[1:] in _STOPWORDS):
         return None
     if not "\u0620" <= token[0] <= "\u08ff":
-        return _EN.stemWord(token)
+        with _STEM_LOCK:
+            return _EN_STEM.stemWord(token)
     # Snowball strips ال, بال, لل but not وال/فال (والجنود stayed whole); peel the conjunction
     # when at least three letters follow the article.
     if len(token) >= 6 and token[0] in _CONJ and token.startswith("ال", 1):
         token = token[1:]
     # Snowball removes one suffix layer per pass (مفاوضات -> مفاوضا); a second pass finishes
     # the job (+0.5-1.2 R@5 on XQuAD/TyDi-ar sentence retrieval).
-    return _AR.stemWord(_AR.stemWord(token)).translate(_FOLD_TABLE)
+    with _STEM_LOCK:
+        stem = _AR_STEM.stemWord(_AR_STEM.stemWord(token))
+    return stem.translate(_FOLD_TABLE)
 
 
 def analyze(text: str) -> list[str]:
     """Terms of ``text``; the same function serves indexing and queries so both sides agree."""
-    terms = (_term(tok) for tok in _TOKEN.findall(_clean(text)))
-    return [t for t in terms if t is not None]
+    return [t for tok in _TOKEN.findall(_clean(text)) if (t := _term(tok)) is not None]
 
 
 class LexicalIndex:

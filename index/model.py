@@ -97,6 +97,8 @@ def ensure_model(cache_dir: str | Path | None = None, weights: str | Path | None
     target = root / f"multilingual-e5-small-q4-{sha[:12]}-v{CONVERTER_VERSION}"
     if (target / _STAMP).is_file():
         return target
+    if target.exists():  # no stamp: not ours, or not finished; never use it
+        shutil.rmtree(target)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".converting-", dir=root))
     try:
@@ -336,12 +338,12 @@ def _write_tokenizer(packed: _Packed, out: Path) -> None:
 
 def _write_st_config(packed: _Packed, out: Path) -> None:
     H = int(packed.hparams["H"])
+    modules = [("", "Transformer"), ("1_Pooling", "Pooling"), ("2_Normalize", "Normalize")]
     _write_json(
         out / "modules.json",
         [
-            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+            {"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{cls}"}
+            for i, (path, cls) in enumerate(modules)
         ],
     )
     _write_json(out / "sentence_bert_config.json", {"max_seq_length": 512, "do_lower_case": False})

@@ -104,9 +104,8 @@ def save(data: IndexData, index_dir: Path) -> Path:
     data.lexical.save(tmp / "lexical")
     manifest = dict(data.manifest)
     manifest["format_version"] = FORMAT_VERSION
-    manifest["files"] = {
-        p.relative_to(tmp).as_posix(): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()
-    }
+    files = sorted(p for p in tmp.rglob("*") if p.is_file())
+    manifest["files"] = {p.relative_to(tmp).as_posix(): p.stat().st_size for p in files}
     (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
     _fsync_tree(tmp)
     os.rename(tmp, index_dir / name)
@@ -196,7 +195,8 @@ def _prune(index_dir: Path, keep: set[str]) -> None:
     for child in index_dir.iterdir():
         if child.name in keep or not child.is_dir():
             continue
-        if child.name.startswith("gen-") or (child.name.startswith(".gen-") and child.suffix == ".tmp"):
+        crashed = child.name.startswith(".gen-") and child.suffix == ".tmp"
+        if child.name.startswith("gen-") or crashed:
             shutil.rmtree(child, ignore_errors=True)
 
 

@@ -91,10 +91,7 @@ class Retriever:
 
 def _top_rows(scores: np.ndarray, n: int) -> np.ndarray:
     """Rows of the ``n`` highest positive scores (unordered)."""
-    if n < len(scores):
-        top = np.argpartition(-scores, n)[:n]
-    else:
-        top = np.arange(len(scores))
+    top = np.argpartition(-scores, n)[:n] if n < len(scores) else np.arange(len(scores))
     return top[scores[top] > 0]
 
 

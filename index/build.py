@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,12 +71,15 @@ def build_index(
     encoder = encoder or Encoder()
     articles = corpus.articles
 
-    rows: list[tuple[int, int, int]] = []
-    texts: list[str] = []
-    for a, art in enumerate(articles):
-        for start, end in split_sentences(art.text):
-            rows.append((a, start, end))
-            texts.append(embed_text(art.title, art.text[start:end], context))
+    rows = [(a, s, e) for a, art in enumerate(articles) for s, e in split_sentences(art.text)]
+    sentence_texts = [articles[a].text[s:e] for a, s, e in rows]
+    # A sentence found in several articles is boilerplate (bylines, "follow us on..."): its
+    # headline says nothing about it, so it is embedded alone, once for the whole corpus.
+    seen_in = Counter(sentence_texts)
+    texts = [
+        t if seen_in[t] > 1 else embed_text(articles[a].title, t, context)
+        for (a, _, _), t in zip(rows, sentence_texts, strict=True)
+    ]
     hashes = np.array([store.text_hash(t) for t in texts], dtype="S16")
 
     cache = _EmbeddingCache(index_dir, encoder)
@@ -104,7 +108,7 @@ def build_index(
         hashes=hashes,
         vectors=vectors,
         dense=make_dense(vectors),
-        lexical=LexicalIndex.build([articles[a].text[s:e] for a, s, e in rows]),
+        lexical=LexicalIndex.build(sentence_texts),
     )
     gen = store.save(data, index_dir)
     cache.clear()

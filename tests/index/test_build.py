@@ -1,0 +1,204 @@
+"""Incremental, resumable, crash-safe builds (with a fake encoder: fast and deterministic)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import build, store
+from index.build import build_index
+from qa import Assistant
+from tests.conftest import REPO, FakeEncoder
+
+TOPICS = ["الجنود", "النفط", "الانتخابات", "الكرة", "الطقس", "الاقتصاد", "المطر", "البرلمان"]
+
+
+def write_corpus(folder: Path, n: int = 8, *, edit: str = "") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        topic = TOPICS[i % len(TOPICS)]
+        body = "\n".join(
+            f"الجملة رقم {j} عن {topic} في المقال {i}{edit if (i, j) == (2, 1) else ''}."
+            for j in range(12)
+        )
+        boiler = "تابعونا على وسائل التواصل الاجتماعي."
+        (folder / f"a{i:02d}.txt").write_text(f"خبر عن {topic} {i}\n{body}\n{boiler}\n", "utf-8")
+
+
+def snapshot(index_dir: Path) -> dict:
+    data = store.load(index_dir)
+    return {
+        "articles": data.articles,
+        "sentences": data.sentences.tolist(),
+        "hashes": data.hashes.tolist(),
+        "vectors": data.vectors,
+    }
+
+
+def assert_same_index(a: Path, b: Path) -> None:
+    x, y = snapshot(a), snapshot(b)
+    assert x["articles"] == y["articles"]
+    assert x["sentences"] == y["sentences"]
+    assert x["hashes"] == y["hashes"]
+    np.testing.assert_array_equal(x["vectors"], y["vectors"])
+
+
+def test_incremental_rebuild_equals_full_rebuild(tmp_path) -> None:
+    corpus, enc = tmp_path / "corpus", FakeEncoder()
+    write_corpus(corpus)
+    first = build_index([corpus], tmp_path / "idx", encoder=enc)
+    assert first.reused == 0 and first.embedded == first.distinct_texts
+    # Edit one article, add one, delete one.
+    write_corpus(corpus, edit=" معدلة")
+    (corpus / "a05.txt").unlink()
+    (corpus / "new.txt").write_text("خبر جديد تماما\nسطر جديد عن الفضاء.\n", "utf-8")
+    second = build_index([corpus], tmp_path / "idx", encoder=enc)
+    assert second.embedded == 3  # the edited sentence, and the new article's two sentences
+    build_index([corpus], tmp_path / "full", encoder=FakeEncoder())
+    assert_same_index(tmp_path / "idx", tmp_path / "full")
+    assert not (tmp_path / "idx" / build.CHECKPOINT_DIR).exists()
+
+
+def test_boilerplate_is_embedded_once(tmp_path) -> None:
+    corpus, enc = tmp_path / "corpus", FakeEncoder()
+    write_corpus(corpus)
+    report = build_index([corpus], tmp_path / "idx", encoder=enc)
+    assert report.sentences == 8 * 14
+    assert report.distinct_texts == 8 * 13 + 1
+    assert sum(enc.calls) == report.distinct_texts
+
+
+def test_unchanged_rebuild_embeds_nothing_and_other_model_reembeds(tmp_path) -> None:
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    build_index([corpus], tmp_path / "idx", encoder=FakeEncoder())
+    again = build_index([corpus], tmp_path / "idx", encoder=FakeEncoder())
+    assert again.embedded == 0
+    other = build_index([corpus], tmp_path / "idx", encoder=FakeEncoder("another-model"))
+    assert other.embedded == other.distinct_texts
+
+
+class InterruptingEncoder(FakeEncoder):
+    def __init__(self, after_batches: int) -> None:
+        super().__init__()
+        self.after = after_batches
+
+    def encode_passages(self, texts, *, show_progress=False):
+        if len(self.calls) == self.after:
+            raise KeyboardInterrupt
+        return super().encode_passages(texts)
+
+
+def test_interrupted_build_resumes_from_checkpoints(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(build, "CHECKPOINT_EVERY", 10)
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus)
+    build_index([corpus], tmp_path / "idx", encoder=FakeEncoder())
+    old = snapshot(tmp_path / "idx")
+    write_corpus(corpus, n=16)
+    with pytest.raises(KeyboardInterrupt):
+        build_index([corpus], tmp_path / "idx", encoder=InterruptingEncoder(after_batches=3))
+    assert snapshot(tmp_path / "idx")["sentences"] == old["sentences"]  # old index still live
+    resumed = build_index([corpus], tmp_path / "idx", encoder=FakeEncoder())
+    new_texts = 8 * 13  # articles 8..15, boilerplate already known
+    assert resumed.embedded == new_texts - 30  # three checkpointed batches of 10 kept
+    build_index([corpus], tmp_path / "full", encoder=FakeEncoder())
+    assert_same_index(tmp_path / "idx", tmp_path / "full")
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3, 0.6, 0.9, 1.2, 1.6])
+def test_sigkill_at_any_moment_leaves_a_loadable_correct_index(tmp_path, delay) -> None:
+    small, big = tmp_path / "small", tmp_path / "big"
+    write_corpus(small, n=2)
+    write_corpus(big, n=40)
+    index_dir = tmp_path / "idx"
+    build_index([small], index_dir, encoder=FakeEncoder())
+    expected = {"small": snapshot(index_dir)["sentences"]}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.index.slow_build", str(big), str(index_dir)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    loaded = snapshot(index_dir)["sentences"]
+    build_index([big], tmp_path / "big-idx", encoder=FakeEncoder())
+    expected["big"] = snapshot(tmp_path / "big-idx")["sentences"]
+    assert loaded in (expected["small"], expected["big"])
+    bot = Assistant(index_dir, FakeEncoder(), watch=False)
+    assert bot.search("الجنود في المقال", k=3)
+    # And the next build completes, reusing whatever the killed one checkpointed.
+    build_index([big], index_dir, encoder=FakeEncoder())
+    assert_same_index(index_dir, tmp_path / "big-idx")
+
+
+def test_corrupt_and_foreign_indexes_give_clear_errors(tmp_path) -> None:
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, n=2)
+    index_dir = tmp_path / "idx"
+    with pytest.raises(store.IndexMissingError, match="daleel build"):
+        store.load(index_dir)
+    build_index([corpus], index_dir, encoder=FakeEncoder())
+    gen = store.current_generation(index_dir)
+    manifest = json.loads((gen / "manifest.json").read_text())
+    manifest["format_version"] = 999
+    (gen / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(store.IndexFormatError, match="format version 999.*daleel build"):
+        store.load(index_dir)
+    build_index([corpus], index_dir, encoder=FakeEncoder())
+    gen = store.current_generation(index_dir)
+    with open(gen / "vectors.npy", "r+b") as fh:
+        fh.truncate(100)
+    with pytest.raises(store.IndexCorruptError, match="missing or truncated.*daleel build"):
+        store.load(index_dir)
+    build_index([corpus], index_dir, encoder=FakeEncoder())
+    gen = store.current_generation(index_dir)
+    (gen / "dense.faiss").write_bytes(b"\0" * (gen / "dense.faiss").stat().st_size)
+    with pytest.raises(store.IndexCorruptError, match="damaged"):
+        store.load(index_dir)
+    (gen / "manifest.json").write_text("{not json")
+    with pytest.raises(store.IndexCorruptError, match="manifest"):
+        store.load(index_dir)
+
+
+def test_hot_reload_without_failing_requests(tmp_path) -> None:
+    corpus = tmp_path / "corpus"
+    write_corpus(corpus, n=2)
+    index_dir = tmp_path / "idx"
+    build_index([corpus], index_dir, encoder=FakeEncoder())
+    bot = Assistant(index_dir, FakeEncoder(), check_every=0.0)
+    before = bot.data.generation
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                assert bot.search("الجنود", k=3)
+            except Exception as exc:  # noqa: BLE001 - any failure fails the test
+                errors.append(exc)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    write_corpus(corpus, n=6)
+    build_index([corpus], index_dir, encoder=FakeEncoder())
+    deadline = time.monotonic() + 10
+    while bot.data.generation == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert bot.data.generation != before
+    assert len(bot.data.articles) == 6

@@ -1,0 +1,48 @@
+"""The daleel command: build with progress and summary, ask (text and JSON), clean errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qa.cli import main
+from tests.conftest import REPO, SEED_ID, SEEDS
+
+pytestmark = pytest.mark.slow
+
+
+def test_build_then_ask_json(tmp_path, capsys) -> None:
+    index_dir = tmp_path / "idx"
+    (tmp_path / "broken.txt").write_bytes(b"\x00\x01\x02binary")
+    assert main(["build", str(SEEDS), str(tmp_path / "broken.txt"), "--index", str(index_dir)]) == 0
+    out, err = capsys.readouterr()
+    assert "articles 1" in out and "sentences 20" in out
+    assert "broken.txt" in out and "binary" in out  # skipped files are listed with the reason
+    assert "embedding" in err  # the progress bar
+    assert main(["ask", "كم عدد الجنود غير الأمريكيين في العراق؟", "--index", str(index_dir),
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["answered"] is True
+    cite = result["citations"][0]
+    text = (SEEDS / f"{SEED_ID}.txt").read_text(encoding="utf-8")
+    assert cite["article_id"] == SEED_ID and text[cite["start"] : cite["end"]] == cite["sentence"]
+    assert "2400" in cite["sentence"]
+
+
+def test_errors_are_one_line_with_exit_code(tmp_path, capsys) -> None:
+    assert main(["ask", "سؤال", "--index", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("daleel: error: No index at") and "daleel build" in err
+    assert main(["build", str(tmp_path / "missing-folder"), "--index", str(tmp_path / "i")]) == 2
+    assert "missing-folder" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run([sys.executable, "-m", "qa", "--help"], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0
+    for command in ("build", "ask", "serve", "eval"):
+        assert command in done.stdout

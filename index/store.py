@@ -30,7 +30,6 @@ from index.lexical import LexicalIndex
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-_ARRAYS = ("sentences.npy", "hashes.npy", "vectors.npy")
 
 
 class StoreError(RuntimeError):
@@ -137,7 +136,11 @@ def load(index_dir: str | Path, *, fingerprint: str | None = None) -> IndexData:
     try:
         with open(gen / "articles.jsonl", encoding="utf-8") as fh:
             articles = [Article(**json.loads(line)) for line in fh]
-        sentences, hashes, vectors = (np.load(gen / f, allow_pickle=False) for f in _ARRAYS)
+        sentences = np.load(gen / "sentences.npy", allow_pickle=False)
+        hashes = np.load(gen / "hashes.npy", allow_pickle=False)
+        # Memory-mapped: FAISS holds its own copy; these rows are read only for a few
+        # lexical-only candidates per question.
+        vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)
         dense = faiss.read_index(str(gen / "dense.faiss"))
         lexical = LexicalIndex.load(gen / "lexical")
     except (OSError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as exc:

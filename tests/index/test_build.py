@@ -202,3 +202,24 @@ def test_hot_reload_without_failing_requests(tmp_path) -> None:
     assert not errors
     assert bot.data.generation != before
     assert len(bot.data.articles) == 6
+
+
+def test_large_indexes_use_ivf_close_to_exact_search(monkeypatch) -> None:
+    import faiss
+
+    monkeypatch.setattr(build, "EXACT_SEARCH_LIMIT", 1000)
+    rng = np.random.default_rng(3)
+    centers = rng.standard_normal((60, 32)).astype(np.float32)
+    x = centers[rng.integers(0, 60, 6000)] + 0.5 * rng.standard_normal((6000, 32)).astype(
+        np.float32
+    )
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ivf = build.make_dense(x)
+    assert isinstance(ivf, faiss.IndexIVFFlat) and ivf.ntotal == 6000
+    exact = faiss.IndexFlatIP(32)
+    exact.add(x)
+    queries = x[:100] + 0.2 * rng.standard_normal((100, 32)).astype(np.float32)
+    _, want = exact.search(queries, 10)
+    _, got = ivf.search(queries, 10)
+    recall = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got, want, strict=True)])
+    assert recall >= 0.95

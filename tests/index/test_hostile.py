@@ -13,7 +13,8 @@ def test_hostile_corpus_builds_and_reports_every_skip(tmp_path) -> None:
     c = tmp_path / "corpus"
     c.mkdir()
     (c / "bad-utf8.txt").write_bytes(b"broken \xff\xfa \x80\x81 bytes \xc3\x28 more")
-    (c / "utf16.txt").write_bytes(codecs.BOM_UTF16_LE + "عنوان\nنص عربي بترميز آخر.".encode("utf-16-le"))
+    utf16 = "عنوان\nنص عربي بترميز آخر.".encode("utf-16-le")
+    (c / "utf16.txt").write_bytes(codecs.BOM_UTF16_LE + utf16)
     (c / "empty.txt").write_text("")
     (c / "binary.txt").write_bytes(bytes(range(256)) * 20)
     (c / "html.txt").write_text(

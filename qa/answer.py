@@ -53,24 +53,25 @@ def check_question(question: object) -> str:
     return text
 
 
+# A follow-up leans on the previous turn: it opens with a conjunction glued to a question
+# word ("ومتى", "وكم"), or points back with a demonstrative ("ذلك", "هذا") or an English
+# pronoun. Plain pronouns are not enough: "ما هي عاصمة اليابان؟" uses هي as a copula.
 _FOLLOW_UP = re.compile(
-    r"^(و|ف)?(متى|أين|اين|كم|كيف|لماذا|من|ماذا|هل|what|when|where|who|why|how)\b|"
-    r"\b(ذلك|هذا|هذه|ذلك|هؤلاء|هم|هو|هي|it|that|this|they|them|he|she)\b",
+    r"^\s*[وف](?:متى|أين|اين|كم|كيف|لماذا|لم|من|ماذا|ما|هل|أي|اي)(?:\s|$|؟)|"
+    r"(?:^|\s)[وفب]?(?:ذلك|هذا|هذه|تلك|هؤلاء|هناك|هنالك|حينها|عندها|آنذاك)(?:\s|$|[؟?.!،])|"
+    r"\b(?:it|that|this|they|them|there|he|she|his|her|their|then)\b",
     re.IGNORECASE,
 )
 
 
 def retrieval_query(question: str, history: Sequence[Any] | None) -> str:
-    """The text to retrieve with: a short follow-up borrows the previous question's words.
+    """The text to retrieve with: a follow-up question borrows the previous question's words.
 
     "ومتى حدث ذلك؟" names nothing by itself; joined to the question before it, it retrieves
-    the sentences of the same story. Long, self-contained questions are used as they are.
+    the sentences of the same story. Self-contained questions are used as they are.
     """
     previous = _previous_question(history)
-    if not previous:
-        return question
-    words = len(question.split())
-    if words <= 4 or (words <= 8 and _FOLLOW_UP.search(question)):
+    if previous and (len(question.split()) <= 2 or _FOLLOW_UP.search(question)):
         return f"{previous} {question}"
     return question
 

@@ -88,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     _index_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--feedback", type=Path, default=None,
+                   help="feedback log (default: ~/.local/share/daleel/feedback.jsonl)")
 
     p = add("model", _model, "prepare the bundled embedding model and print its folder")
     p.add_argument("--cache-dir", default=None, help="where to put it (or DALEEL_MODEL_CACHE)")
@@ -152,7 +154,8 @@ def _ask(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
-    serve(args.index or default_index_dir(), host=args.host, port=args.port)
+    serve(args.index or default_index_dir(), host=args.host, port=args.port,
+          feedback_path=args.feedback)
     return 0
 
 

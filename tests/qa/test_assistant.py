@@ -147,3 +147,10 @@ def test_json_output_shape(seed_bot: Assistant) -> None:
     out = json.loads(json.dumps(seed_bot.ask(Q_2400).to_dict(), ensure_ascii=False))
     assert out["answered"] is True
     assert set(out["citations"][0]) >= {"article_id", "title", "sentence", "start", "end", "score"}
+
+
+def test_self_contained_question_after_history_stands_alone(seed_bot: Assistant) -> None:
+    first = seed_bot.ask(Q_2400)
+    later = seed_bot.ask("ما هي عاصمة اليابان؟", history=[first])
+    assert later.query == later.question
+    assert not later.answered

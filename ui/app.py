@@ -1,0 +1,295 @@
+"""The daleel web chat (Gradio): ask in Arabic or English, read the quoted sentence, open its
+source with the sentence highlighted. The page adds no retrieval logic; it calls
+:meth:`qa.Assistant.ask` with the conversation so far.
+
+Safe by default: all question and article text is escaped by :mod:`ui.render` and the chat
+renders it as HTML without Markdown; the server binds 127.0.0.1; analytics are off and the
+page loads nothing from other hosts (the Arabic font is served from the local fontpkg package).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from importlib import util as importlib_util
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+# Read by gradio at import and launch time; set first so nothing phones home.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+import gradio as gr  # noqa: E402
+
+from index.corpus import Article  # noqa: E402
+from qa import Assistant, QuestionError  # noqa: E402
+from ui import render  # noqa: E402
+from ui.feedback import FeedbackLog, Verdict, default_feedback_path  # noqa: E402
+from ui.render import Turn, chat_messages  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+FONT_FAMILY = "Noto Sans Arabic"
+EXAMPLES = [
+    "كم عدد الجنود غير الأمريكيين في العراق؟",
+    "متى اتفقت بغداد وواشنطن على سحب القوات الأمريكية المقاتلة؟",
+    "ما الإطار الزمني الذي طالبت به الولايات المتحدة للانسحاب؟",
+    "How many non-American soldiers are in Iraq?",
+]
+ERROR_MESSAGE = "تعذّر الحصول على إجابة بسبب خطأ في الخادم. حاول مرة أخرى بعد قليل."
+THANKS = "شكرًا، سُجّل تقييمك."
+_CITE_KEY = re.compile(r"^(\d{1,6}):(\d{1,3})$")
+
+
+def font_file() -> Path | None:
+    """The Noto Sans Arabic font shipped by ``fontpkg-noto-sans-arabic``, if installed."""
+    spec = importlib_util.find_spec("fontpkg_noto_sans_arabic")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    fonts = sorted(Path(next(iter(spec.submodule_search_locations))).glob("files/*.[ot]tf"))
+    return fonts[0] if fonts else None
+
+
+def page_css(font: Path | None) -> str:
+    css = (STATIC / "daleel.css").read_text(encoding="utf-8")
+    if font is None:
+        logger.warning("fontpkg-noto-sans-arabic is not installed; using system Arabic fonts")
+        return css
+    # A relative URL, so the page also works under a root path; quote() keeps "[" and ","
+    # of the variable font's file name from breaking the URL.
+    url = "gradio_api/file=" + quote(str(font))
+    face = (
+        f'@font-face {{ font-family: "{FONT_FAMILY}"; src: url("{url}") format("truetype");'
+        " font-weight: 100 900; font-stretch: 62.5% 100%; font-display: swap; }\n"
+    )
+    return face + css
+
+
+class DaleelBlocks(gr.Blocks):
+    """Blocks whose ``launch()`` defaults to daleel's page (theme, CSS, local font, RTL) and
+    to private settings: 127.0.0.1, no share link, no footer links, no run history."""
+
+    def launch(self, *args: Any, **kwargs: Any) -> Any:
+        font = font_file()
+        allowed = list(kwargs.pop("allowed_paths", None) or [])
+        if font is not None:
+            allowed.append(str(font))
+        theme = gr.themes.Soft(
+            primary_hue="teal",
+            font=[gr.themes.Font(FONT_FAMILY), "ui-sans-serif", "system-ui", "sans-serif"],
+            font_mono=["ui-monospace", "monospace"],
+        )
+        defaults: dict[str, Any] = {
+            "server_name": "127.0.0.1",
+            "share": False,
+            "theme": theme,
+            "css": page_css(font),
+            "js": (STATIC / "page.js").read_text(encoding="utf-8"),
+            "footer_links": [],
+            "run_history": False,
+            "enable_monitoring": False,
+            "mcp_server": False,
+            "ssr_mode": False,
+        }
+        return super().launch(*args, allowed_paths=allowed, **{**defaults, **kwargs})
+
+
+class _Articles:
+    """Articles by id for the index the assistant serves now (rebuilt after a hot reload)."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self._data: object = None
+        self._by_id: dict[str, Article] = {}
+
+    def get(self, article_id: str) -> Article | None:
+        data = self.assistant.data
+        if data is not self._data:
+            self._by_id = {a.id: a for a in data.articles}
+            self._data = data
+        return self._by_id.get(article_id)
+
+
+def build_app(
+    assistant: Assistant,
+    *,
+    feedback_path: Path | None = None,
+    examples: list[str] | None = None,
+    concurrency: int = 8,
+) -> DaleelBlocks:
+    """The chat page over ``assistant``. Feedback goes to ``feedback_path``, by default
+    ``~/.local/share/daleel/feedback.jsonl`` (``$XDG_DATA_HOME/daleel/feedback.jsonl``).
+    ``concurrency`` questions are answered at once; more wait in the queue."""
+    feedback = FeedbackLog(feedback_path or default_feedback_path())
+    articles = _Articles(assistant)
+
+    def ask(question: str, turns: list[Turn]):
+        question = (question or "").strip()
+        if not question:
+            yield (gr.skip(),) * 7
+            return
+        busy = gr.update(interactive=False)
+        yield (
+            chat_messages(turns, pending=question),
+            gr.update(value="", interactive=False),
+            busy,
+            busy,
+            busy,
+            gr.skip(),
+            turns,
+        )
+        history = [t.answer for t in turns if t.answer is not None]
+        try:
+            turn = Turn(question, answer=assistant.ask(question, history=history))
+        except QuestionError as exc:
+            turn = Turn(question, error=str(exc))
+        except Exception:
+            logger.exception("Failed to answer %r", question)
+            turn = Turn(question, error=ERROR_MESSAGE)
+        turns = [*turns, turn]
+        index = len(turns) - 1
+        rated = gr.update(interactive=turn.answer is not None)
+        panel = (
+            render.panel_html(index, turn.answer.citations)
+            if turn.answer is not None
+            else render.panel_html()
+        )
+        yield (
+            chat_messages(turns),
+            gr.update(interactive=True),
+            gr.update(interactive=True),
+            rated,
+            rated,
+            panel,
+            turns,
+        )
+
+    def open_citation(turns: list[Turn], evt: gr.SelectData):
+        match = _CITE_KEY.match(str(evt.value))
+        if not match:
+            return gr.skip()
+        index, number = int(match[1]), int(match[2])
+        if index >= len(turns) or turns[index].answer is None:
+            return gr.skip()
+        citations = turns[index].answer.citations
+        cited = next((c for c in citations if c.number == number), None)
+        if cited is None:
+            return gr.skip()
+        body = render.article_html(cited, articles.get(cited.article_id))
+        return render.panel_html(index, citations, active=number, article=body)
+
+    def rate(turns: list[Turn], verdict: Verdict):
+        answer = next((t.answer for t in reversed(turns) if t.answer is not None), None)
+        if answer is None:
+            return gr.skip(), gr.skip(), ""
+        try:
+            feedback.record(answer, verdict)
+            note = THANKS
+        except OSError:
+            logger.exception("Could not write feedback to %s", feedback.path)
+            note = "تعذّر حفظ التقييم."
+        off = gr.update(interactive=False)
+        return off, off, f'<span dir="rtl">{render.esc(note)}</span>'
+
+    with DaleelBlocks(title="دليل · أسئلة الأخبار", analytics_enabled=False) as demo:
+        turns = gr.State([])
+        gr.HTML(
+            '<div dir="rtl"><h1>دليل</h1><p>اسأل عن الأخبار المفهرسة: تأتيك الجملة التي '
+            "تجيب عن سؤالك كما وردت في المقال، مع رقم يفتح مصدرها.</p></div>",
+            elem_id="daleel-header",
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=360):
+                chat = gr.Chatbot(
+                    label="المحادثة",
+                    elem_id="daleel-chat",
+                    height=520,
+                    layout="bubble",
+                    rtl=True,
+                    render_markdown=False,  # text is pre-escaped HTML from ui.render
+                    sanitize_html=True,  # and the browser sanitizes it again
+                    latex_delimiters=[],
+                    feedback_options=None,
+                    buttons=[],
+                    placeholder="<p dir='rtl'>اكتب سؤالًا عن الأخبار، أو اختر مثالًا من الأسفل.</p>",
+                )
+                with gr.Row(equal_height=True):
+                    box = gr.Textbox(
+                        show_label=False,
+                        placeholder="اكتب سؤالك هنا…",
+                        rtl=True,
+                        elem_id="daleel-input",
+                        lines=1,
+                        max_lines=4,
+                        scale=6,
+                        autofocus=True,
+                    )
+                    send = gr.Button(
+                        "اسأل", variant="primary", scale=1, min_width=90, elem_id="daleel-send"
+                    )
+                with gr.Row(elem_id="daleel-feedback"):
+                    gr.HTML(
+                        '<div dir="rtl">هل أفادتك الإجابة الأخيرة؟</div>',
+                        elem_id="daleel-feedback-label",
+                    )
+                    compact = {"size": "sm", "scale": 0, "min_width": 96}
+                    useful = gr.Button(
+                        "مفيد", interactive=False, elem_id="daleel-useful", **compact
+                    )
+                    not_useful = gr.Button(
+                        "غير مفيد", interactive=False, elem_id="daleel-not-useful", **compact
+                    )
+                    status = gr.HTML("", elem_id="daleel-feedback-status")
+                    new = gr.Button(
+                        "محادثة جديدة", variant="secondary", elem_id="daleel-new", **compact
+                    )
+                gr.Examples(examples or EXAMPLES, inputs=box, label="أمثلة على أسئلة")
+            with gr.Column(scale=2, min_width=320):
+                panel = gr.HTML(
+                    render.panel_html(),
+                    elem_id="daleel-panel",
+                    js_on_load=(STATIC / "cite.js").read_text(encoding="utf-8"),
+                )
+
+        gr.on(
+            [box.submit, send.click],
+            ask,
+            inputs=[box, turns],
+            outputs=[chat, box, send, useful, not_useful, panel, turns],
+            show_progress="hidden",
+        ).then(lambda: "", outputs=status, show_progress="hidden")
+        panel.select(open_citation, inputs=turns, outputs=panel, show_progress="hidden")
+        useful.click(
+            lambda t: rate(t, "useful"), inputs=turns, outputs=[useful, not_useful, status]
+        )
+        not_useful.click(
+            lambda t: rate(t, "not_useful"), inputs=turns, outputs=[useful, not_useful, status]
+        )
+        off = gr.update(interactive=False)
+        reset = {
+            "fn": lambda: ([], [], render.panel_html(), off, off, ""),
+            "outputs": [turns, chat, panel, useful, not_useful, status],
+        }
+        new.click(**reset)
+        chat.clear(**reset)  # the chat's own clear button must forget the conversation too
+    demo.queue(default_concurrency_limit=concurrency, max_size=256)
+    return demo
+
+
+def serve(
+    index_dir: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    feedback_path: Path | None = None,
+    model: str | Path | None = None,
+) -> None:
+    """Load the index at ``index_dir`` and serve the chat until interrupted."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    assistant = Assistant.load(index_dir, model=model)
+    demo = build_app(assistant, feedback_path=feedback_path)
+    logger.info("Feedback goes to %s", feedback_path or default_feedback_path())
+    demo.launch(server_name=host, server_port=port)

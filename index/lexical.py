@@ -203,6 +203,26 @@ class LexicalIndex:
             out[self._indices[lo:hi]] += self._data[lo:hi] * np.float32(qtf)
         return out
 
+    def coverage(self, query: str, rows: np.ndarray) -> np.ndarray:
+        """IDF-weighted share of the query's distinct terms that each of ``rows`` contains.
+
+        BM25 rewards a rare term matched twice; coverage rewards matching *all* the terms,
+        which is what the sentence holding an answer tends to do (a ranking feature).
+        """
+        out = np.zeros(len(rows), dtype=np.float32)
+        ids, _ = self._query_terms(query)
+        if not len(ids) or not len(rows):
+            return out
+        df = (self._indptr[ids + 1] - self._indptr[ids]).astype(np.float32)
+        idf = np.log1p((self._n - df + 0.5) / (df + 0.5))
+        for term, weight in zip(ids.tolist(), idf.tolist(), strict=True):
+            posting = self._indices[self._indptr[term] : self._indptr[term + 1]]
+            out += weight * np.isin(rows, posting)
+        # Query terms unknown to the index count in the denominator too: the corpus lacks them.
+        unknown = len({t for t in analyze(query)}) - len(ids)
+        total = float(idf.sum()) + unknown * float(np.log1p(self._n + 0.5))
+        return out / total if total > 0 else out
+
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` rows (int64 ids, float32 scores), best first, ties by lower row id.
 

@@ -19,6 +19,7 @@ import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,34 @@ class IndexData:
     dense: Any  # faiss.Index over vectors (inner product)
     lexical: LexicalIndex
     generation: str = ""
+
+    @cached_property
+    def article_first_row(self) -> np.ndarray:
+        """First sentence row of each article (rows are grouped by article, in order)."""
+        arts = self.sentences[:, 0]
+        return np.searchsorted(arts, np.arange(len(self.articles)), side="left")
+
+    @cached_property
+    def article_body_row(self) -> np.ndarray:
+        """First row of each article that is not its headline."""
+        first = self.article_first_row.copy()
+        for a, row in enumerate(first.tolist()):
+            if row < len(self.sentences) and int(self.sentences[row, 0]) == a:
+                title = " ".join(self.articles[a].title.split())
+                if title and " ".join(self.sentence_text(row).split()) == title:
+                    first[a] = row + 1
+        return first
+
+    @cached_property
+    def article_vectors(self) -> np.ndarray:
+        """Normalized mean of each article's sentence vectors: what the article is about."""
+        out = np.zeros((len(self.articles), self.vectors.shape[1]), dtype=np.float32)
+        if len(self.sentences):
+            starts = self.article_first_row
+            nonempty = np.flatnonzero(np.diff(np.append(starts, len(self.sentences))) > 0)
+            out[nonempty] = np.add.reduceat(np.asarray(self.vectors), starts[nonempty], axis=0)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
 
     def sentence_text(self, row: int) -> str:
         art, start, end = (int(x) for x in self.sentences[row])

@@ -1,8 +1,7 @@
-"""Sentence retrieval: dense (FAISS) and lexical (BM25) evidence fused into one ranking.
+"""Sentence retrieval: dense (FAISS) and lexical (BM25) candidates, ranked by qa.rank.
 
-Candidates are the union of the dense top-N and the BM25 top-N. Each gets a fused score: a
-weighted sum of the dense cosine and the BM25 score, both scaled to [0, 1] over the candidates.
-Weights were tuned on XQuAD-ar only and checked on TyDi-ar (BENCHMARKS.md).
+Candidates are the union of the dense top-N and the BM25 top-N, so a sentence that only one
+retriever finds still competes; qa.rank scores them from both kinds of evidence.
 """
 
 from __future__ import annotations
@@ -14,15 +13,16 @@ import numpy as np
 
 from index.embed import Encoder
 from index.store import IndexData
+from qa import rank
 from qa.records import Hit
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    #: Share of the dense score in the fused score (the rest is BM25).
-    dense_weight: float = 0.6
-    #: Candidates taken from each retriever before fusion.
+    #: Candidates taken from each retriever before ranking.
     candidates: int = 100
+    #: Weights of qa.rank.FEATURES.
+    weights: tuple[float, ...] = tuple(rank.WEIGHTS.tolist())
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,23 +40,31 @@ class Retriever:
         self.data = data
         self.encoder = encoder
         self.settings = settings or Settings()
+        # Derived per-article arrays are computed now, in the loading thread, not mid-request.
+        _ = data.article_vectors, data.article_body_row
 
     def score_batch(self, queries: Sequence[str], k: int) -> list[list[Scored]]:
         """Top ``k`` candidate rows for each query, best first."""
+        candidates = self.candidates_batch(queries, k)
+        return [self.rank(q, c, k) for q, c in zip(queries, candidates, strict=True)]
+
+    def candidates_batch(self, queries: Sequence[str], k: int = 0) -> list[rank.Candidates]:
+        """Union of the dense and the BM25 top candidates of each query, with both scores."""
         n = len(self.data.sentences)
         if n == 0 or not queries:
-            return [[] for _ in queries]
+            return [rank.Candidates(*_EMPTY) for _ in queries]
         qvecs = self.encoder.encode_queries(list(queries))
+        pvecs = self.encoder.encode_passages(list(queries))
         depth = min(n, max(self.settings.candidates, k))
         dense_scores, dense_rows = self.data.dense.search(qvecs, depth)
         return [
-            self._fuse(q, qv, dense_rows[i], dense_scores[i], k)
-            for i, (q, qv) in enumerate(zip(queries, qvecs, strict=True))
+            self._candidates(q, qvecs[i], pvecs[i], dense_rows[i], dense_scores[i])
+            for i, q in enumerate(queries)
         ]
 
-    def _fuse(
-        self, query: str, qvec: np.ndarray, rows: np.ndarray, dense: np.ndarray, k: int
-    ) -> list[Scored]:
+    def _candidates(
+        self, query: str, qvec: np.ndarray, pvec: np.ndarray, rows: np.ndarray, dense: np.ndarray
+    ) -> rank.Candidates:
         keep = rows >= 0  # FAISS pads with -1 when it finds fewer than asked
         rows, dense = rows[keep], dense[keep]
         all_lexical = self.data.lexical.scores(query)
@@ -64,13 +72,16 @@ class Retriever:
         if len(extra):
             rows = np.concatenate([rows, extra])
             dense = np.concatenate([dense, self.data.vectors[extra] @ qvec])
-        lexical = all_lexical[rows]
-        fused = self.settings.dense_weight * _scale(dense) + (
-            1 - self.settings.dense_weight
-        ) * _scale(lexical)
-        order = np.argsort(-fused, kind="stable")[:k]
+        return rank.Candidates(rows.astype(np.int64), dense, all_lexical[rows], qvec, pvec)
+
+    def rank(self, query: str, cands: rank.Candidates, k: int) -> list[Scored]:
+        weights = np.asarray(self.settings.weights, dtype=np.float32)
+        scores = rank.score(rank.features(query, cands, self.data), weights)
+        order = np.argsort(-scores, kind="stable")[:k]
         return [
-            Scored(int(rows[i]), float(fused[i]), float(dense[i]), float(lexical[i])) for i in order
+            Scored(int(cands.rows[i]), float(scores[i]), float(cands.dense[i]),
+                   float(cands.lexical[i]))
+            for i in order
         ]
 
     def to_hit(self, scored: Scored) -> Hit:
@@ -89,15 +100,10 @@ class Retriever:
         )
 
 
+_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0), np.zeros(0))
+
+
 def _top_rows(scores: np.ndarray, n: int) -> np.ndarray:
     """Rows of the ``n`` highest positive scores (unordered)."""
     top = np.argpartition(-scores, n)[:n] if n < len(scores) else np.arange(len(scores))
     return top[scores[top] > 0]
-
-
-def _scale(x: np.ndarray) -> np.ndarray:
-    """Min-max to [0, 1]; a constant vector maps to zeros (it carries no ranking signal)."""
-    lo, hi = float(x.min()), float(x.max())
-    if hi - lo < 1e-9:
-        return np.zeros_like(x, dtype=np.float32)
-    return ((x - lo) / (hi - lo)).astype(np.float32)

@@ -1,0 +1,402 @@
+"""Retrieval evaluation on Arabic QA sets: sentence recall, MRR, latency and abstention.
+
+Each distinct paragraph of a SQuAD-format file becomes one article, indexed through the normal
+build path (optionally beside news articles as distractors), so the figures measure the index
+and the assistant exactly as users get them. The gold sentence is the sentence, as the project's
+own splitter cut it, that holds the answer's first character.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import dataclasses
+import hashlib
+import itertools
+import json
+import logging
+import os
+import platform
+import random
+import re
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index import store
+from index.build import build_index
+from index.chunk import CONTEXT_MODES, DEFAULT_CONTEXT
+from index.corpus import Article, iter_articles, read_corpus
+from index.embed import Encoder
+from qa.answer import Policy, QuestionError, check_question
+from qa.assistant import Assistant
+from qa.retrieve import Settings
+
+logger = logging.getLogger(__name__)
+
+KS = (1, 5, 20)
+MRR_K = 10
+PARAGRAPH_K = 5
+BATCH = 64  # questions per search_batch call
+LATENCY_SAMPLE = 200
+DEFAULT_WORK_DIR = Path(tempfile.gettempdir()) / "daleel-eval"
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass
+class Question:
+    """One question; ``gold`` (index rows) and ``article_row`` are filled once it is indexed."""
+
+    text: str
+    answerable: bool = True
+    article_id: str | None = None
+    starts: tuple[int, ...] = ()  # SQuAD answer_start offsets into the article text
+    sentence: str = ""  # JSONL answer_sentence
+    gold: frozenset[int] = frozenset()
+    article_row: int | None = None
+
+
+def load_dataset(path: str | Path) -> tuple[list[Article], list[Question]]:
+    """Articles (one per distinct paragraph) and questions of a SQuAD JSON or JSONL file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"dataset not found: {path} (give a SQuAD-format .json file "
+                                "or a .jsonl file of questions)")
+    if path.name.lower().endswith(".jsonl"):
+        return [], read_questions(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise ValueError(f"{path}: expected SQuAD v1.1 format, "
+                         '{"data": [{"title": ..., "paragraphs": [...]}]}')
+    articles: dict[str, Article] = {}
+    questions: list[Question] = []
+    for entry in data["data"]:
+        title = str(entry.get("title", "")).replace("_", " ").strip()  # Wikipedia_style titles
+        for para in entry.get("paragraphs", []):
+            text = para["context"]
+            art_id = "para-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+            articles.setdefault(art_id, Article(id=art_id, title=title, text=text))
+            for qa in para.get("qas", []):
+                starts = tuple(int(a["answer_start"]) for a in qa.get("answers", []))
+                answerable = bool(starts) and not qa.get("is_impossible", False)
+                questions.append(Question(qa["question"], answerable, art_id, starts))
+    return list(articles.values()), questions
+
+
+def read_questions(path: Path) -> list[Question]:
+    """JSON lines of {"question", "answer_sentence"?, "article_id"?, "answerable"?}."""
+    out: list[Question] = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{n}: invalid JSON ({exc}); fix that line") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
+                raise ValueError(f"{path}:{n}: expected an object with a 'question' string")
+            out.append(Question(obj["question"], bool(obj.get("answerable", True)),
+                                obj.get("article_id"), sentence=obj.get("answer_sentence") or ""))
+    return out
+
+
+def locate(spans: Sequence[tuple[int, int]], offset: int) -> int | None:
+    """Index of the span holding character ``offset``; the next span when ``offset`` falls
+    between two; None past the last one."""
+    i = bisect.bisect_right([s for s, _ in spans], offset) - 1
+    if i >= 0 and offset < spans[i][1]:
+        return i
+    return i + 1 if i + 1 < len(spans) else None
+
+
+def assign_gold(questions: Sequence[Question], data: store.IndexData) -> None:
+    """Set each question's gold sentence rows and gold article row from the index."""
+    sent = data.sentences
+    by_id = {a.id: i for i, a in enumerate(data.articles)}
+    for q in questions:
+        q.article_row = by_id.get(q.article_id) if q.article_id else None
+        if q.article_row is not None:
+            rows = np.flatnonzero(sent[:, 0] == q.article_row)
+            rows = rows[np.argsort(sent[rows, 1], kind="stable")]  # reading order
+        else:  # no article named: any sentence may be the gold; a named one not found: none
+            rows = np.arange(0 if q.article_id else len(sent))
+        gold: set[int] = set()
+        if q.starts:
+            spans = [(int(sent[r, 1]), int(sent[r, 2])) for r in rows]
+            gold = {int(rows[i]) for s in q.starts if (i := locate(spans, s)) is not None}
+        elif q.sentence:
+            want = _norm(q.sentence)
+            for r in rows.tolist():
+                text = _norm(data.sentence_text(r))
+                if want in text or text in want:
+                    gold.add(r)
+        q.gold = frozenset(gold)
+
+
+def retrieval_metrics(ranked: Sequence[Sequence[int]], gold: Sequence[frozenset[int]]) -> dict:
+    """Recall@k for KS and MRR@MRR_K over questions with a gold sentence; None when none."""
+    ranks = [next((i for i, r in enumerate(rows, 1) if r in g), None)
+             for rows, g in zip(ranked, gold, strict=True)]
+    n = len(ranks)
+    out: dict[str, float | None] = {
+        f"recall@{k}": sum(r is not None and r <= k for r in ranks) / n if n else None for k in KS
+    }
+    mrr = sum(1 / r for r in ranks if r is not None and r <= MRR_K)
+    out[f"mrr@{MRR_K}"] = mrr / n if n else None
+    return out
+
+
+def evaluate(
+    dataset_paths: Sequence[str | Path],
+    *,
+    work_dir: str | Path = DEFAULT_WORK_DIR,
+    distractors: str | Path | None = None,
+    n_distractors: int = 3000,
+    unanswerable: str | Path | None = None,
+    corpus: Sequence[str | Path] = (),
+    encoder: Encoder | None = None,
+    settings: Settings | None = None,
+    policy: Policy | None = None,
+    context: str = DEFAULT_CONTEXT,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Index each dataset (cached under ``work_dir``) and measure retrieval on it.
+
+    ``corpus`` adds articles to every index (needed by JSONL questions about them); ``limit``
+    keeps the first N questions of each dataset (the whole corpus is still indexed).
+    """
+    encoder = encoder or Encoder()
+    settings, policy = settings or Settings(), policy or Policy()
+    unans = [dataclasses.replace(q, answerable=False)
+             for q in (read_questions(Path(unanswerable)) if unanswerable else [])]
+    per_dataset = []
+    for path in dataset_paths:
+        articles, questions = load_dataset(path)
+        if not articles and not corpus and not distractors:
+            raise ValueError(f"{path} holds questions only: give the articles they ask about "
+                             "(--corpus PATH) or news articles (--distractors)")
+        name = _index_name(Path(path), distractors and n_distractors, corpus, context)
+        extra = read_corpus(corpus).articles if corpus else []
+        news = list(itertools.islice(iter_articles(distractors, [], []), n_distractors)
+                    if distractors and n_distractors else [])
+        all_articles = articles + extra + news
+        index_dir, index_info = _prepare(Path(work_dir) / name, all_articles, encoder, context)
+        bot = Assistant(index_dir, encoder, settings=settings, policy=policy, watch=False)
+        result = _evaluate_one(bot, questions[:limit] if limit else questions, unans)
+        per_dataset.append({"dataset": Path(path).name, "path": str(path), "index": index_info,
+                            "distractor_articles": len(news), **result})
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                    "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg())},
+        "model": {"name": encoder.name, "fingerprint": encoder.fingerprint, "dim": encoder.dim},
+        "settings": dataclasses.asdict(settings),
+        "policy": dataclasses.asdict(policy),
+        "context": context,
+        "distractors": {"path": str(distractors) if distractors else None, "n": n_distractors},
+        "unanswerable": str(unanswerable) if unanswerable else None,
+        "corpus": [str(p) for p in corpus],
+        "limit": limit,
+        "datasets": per_dataset,
+    }
+
+
+def _evaluate_one(bot: Assistant, questions: list[Question], unans: list[Question]) -> dict:
+    started = time.perf_counter()
+    valid = [q for q in questions if _valid(q.text)]
+    answerable = [q for q in valid if q.answerable]
+    unans = unans + [q for q in valid if not q.answerable]
+    data = bot.data
+    assign_gold(answerable, data)
+    row_of = {(data.articles[int(a)].id, int(s)): r for r, (a, s, _) in enumerate(data.sentences)}
+    ranked = [q for q in answerable if q.gold or q.article_row is not None]
+    t0 = time.perf_counter()
+    rows: list[list[int]] = []
+    for i in range(0, len(ranked), BATCH):
+        batch = bot.search_batch([q.text for q in ranked[i : i + BATCH]], max(KS))
+        rows += [[row_of[h.article_id, h.start] for h in hits] for hits in batch]
+    batch_ms = 1000 * (time.perf_counter() - t0) / max(len(ranked), 1)
+    pairs = list(zip(rows, ranked, strict=True))
+    metrics = retrieval_metrics([r for r, q in pairs if q.gold], 
+                                [q.gold for _, q in pairs if q.gold])
+    in_article = [any(int(data.sentences[x, 0]) == q.article_row for x in r[:PARAGRAPH_K])
+                  for r, q in pairs if q.article_row is not None]
+    metrics[f"paragraph_recall@{PARAGRAPH_K}"] = _share(sum(in_article), len(in_article))
+    return {
+        "questions": len(questions), "invalid_questions": len(questions) - len(valid),
+        "answerable": len(answerable), "unanswerable": len(unans),
+        "gold_located": sum(bool(q.gold) for q in answerable),
+        "articles": len(data.articles), "sentences": len(data.sentences),
+        **metrics,
+        **_ask_all(bot, answerable, unans, row_of),
+        "search_batched_ms_per_question": round(batch_ms, 2),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _ask_all(
+    bot: Assistant, answerable: list[Question], unans: list[Question], row_of: dict
+) -> dict[str, Any]:
+    """Latency of ask() and search() on a sample; with unanswerable questions, abstention."""
+    sample = list(answerable)
+    random.Random(0).shuffle(sample)
+    sample = sample if unans else sample[:LATENCY_SAMPLE]  # abstention asks every question
+    ask_ms, search_ms, answered, correct = [], [], 0, 0
+    for i, q in enumerate(sample):
+        t = time.perf_counter()
+        ans = bot.ask(q.text)
+        ask_ms.append(1000 * (time.perf_counter() - t))
+        answered += ans.answered
+        correct += any(row_of.get((c.article_id, c.start)) in q.gold for c in ans.citations)
+        if i < LATENCY_SAMPLE:  # interleaved with ask(), so both see the same machine load
+            t = time.perf_counter()
+            bot.search(q.text, PARAGRAPH_K)
+            search_ms.append(1000 * (time.perf_counter() - t))
+    declined = sum(not bot.ask(q.text).answered for q in unans)
+    abstention = {
+        "unanswerable_declined": _share(declined, len(unans)),
+        "answerable_answered": _share(answered, len(sample)),
+        "answerable_quoting_gold": _share(correct, sum(bool(q.gold) for q in sample)),
+        "n_unanswerable": len(unans), "n_answerable": len(sample),
+    }
+    return {"latency_ms": {"ask": _stats(ask_ms), "search": _stats(search_ms)},
+            "abstention": abstention if unans else None}
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The figures as a markdown table (recalls in %), with the run's setup underneath."""
+    head = ["dataset", "questions", "gold located", "R@1", "R@5", "R@20", f"MRR@{MRR_K}",
+            f"paragraph R@{PARAGRAPH_K}", "ask ms median/p95", "search ms median/p95",
+            "declined / answered"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for d in results["datasets"]:
+        ask, search, ab = d["latency_ms"]["ask"], d["latency_ms"]["search"], d["abstention"]
+        cells = [d["dataset"], str(d["answerable"]), str(d["gold_located"]),
+                 *(_pct(d[f"recall@{k}"]) for k in KS), _pct(d[f"mrr@{MRR_K}"]),
+                 _pct(d[f"paragraph_recall@{PARAGRAPH_K}"]),
+                 f"{ask['median']} / {ask['p95']}", f"{search['median']} / {search['p95']}",
+                 f"{_pct(ab['unanswerable_declined'])} / {_pct(ab['answerable_answered'])}"
+                 if ab else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    dist = results["distractors"]
+    lines.append(f"\nModel {results['model']['name']}, context {results['context']}, "
+                 f"{dist['n'] if dist['path'] else 0} distractor articles, "
+                 f"settings {results['settings']}; {results['date']}.")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``daleel eval``."""
+    parser.add_argument("datasets", nargs="+", type=Path,
+                        help="SQuAD-format .json files or .jsonl question files")
+    parser.add_argument("--distractors", type=Path, default=None,
+                        help="news corpus whose first articles are indexed beside each dataset")
+    parser.add_argument("--n-distractors", type=int, default=3000)
+    parser.add_argument("--unanswerable", type=Path, default=None,
+                        help=".jsonl questions the corpus cannot answer (abstention accuracy)")
+    parser.add_argument("--corpus", type=Path, action="append", default=[],
+                        help="articles to index too (repeatable): what JSONL questions ask about")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON results file (default: WORK_DIR/results.json)")
+    parser.add_argument("--limit", type=int, default=None, help="first N questions per dataset")
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR,
+                        help=f"where indexes are built and cached (default: {DEFAULT_WORK_DIR})")
+    parser.add_argument("--model", default=None, help="sentence-transformers model")
+    parser.add_argument("--context", choices=CONTEXT_MODES, default=DEFAULT_CONTEXT,
+                        help="what is embedded with each sentence")
+
+
+def run(args: argparse.Namespace, *, encoder: Encoder | None = None) -> int:
+    """``daleel eval``: evaluate, print the table, write the JSON file."""
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    results = evaluate(
+        args.datasets, work_dir=args.work_dir, distractors=args.distractors,
+        n_distractors=args.n_distractors, unanswerable=args.unanswerable, corpus=args.corpus,
+        encoder=encoder or Encoder(args.model), context=args.context, limit=args.limit,
+    )
+    out = args.out or Path(args.work_dir) / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(format_table(results))
+    print(f"\nResults: {out}")
+    return 0
+
+
+def _prepare(
+    ddir: Path, articles: list[Article], encoder: Encoder, context: str
+) -> tuple[Path, dict[str, Any]]:
+    """Write the corpus as JSONL and index it, unless the same corpus is indexed already."""
+    blob = "".join(
+        json.dumps({"id": a.id, "title": a.title, "text": a.text, "url": a.url, "date": a.date,
+                    "source": a.source}, ensure_ascii=False) + "\n" for a in articles
+    ).encode("utf-8")
+    stamp = {"corpus_sha256": hashlib.sha256(blob).hexdigest(),
+             "model": encoder.fingerprint, "context": context}
+    index_dir, stamp_file = ddir / "index", ddir / "corpus.stamp.json"
+    if store.current_generation(index_dir) and _read_json(stamp_file) == stamp:
+        logger.info("Reusing the index at %s (same corpus)", index_dir)
+        return index_dir, {"dir": str(index_dir), "rebuilt": False, "embedded": 0,
+                           "build_seconds": 0.0}
+    ddir.mkdir(parents=True, exist_ok=True)
+    stamp_file.unlink(missing_ok=True)
+    (ddir / "corpus.jsonl").write_bytes(blob)
+    logger.info("Indexing %d articles into %s", len(articles), index_dir)
+    report = build_index([ddir / "corpus.jsonl"], index_dir, encoder=encoder, context=context)
+    stamp_file.write_text(json.dumps(stamp), encoding="utf-8")
+    return index_dir, {"dir": str(index_dir), "rebuilt": True, "embedded": report.embedded,
+                       "build_seconds": round(report.seconds, 1)}
+
+
+def _index_name(path: Path, n_distractors: int | None, corpus: Sequence, context: str) -> str:
+    """One cache folder per dataset and setup, so alternating setups never re-embed."""
+    name = re.sub(r"[^\w.-]+", "_", path.name.removesuffix(".json").removesuffix(".jsonl"))
+    name += f"+{context}" + (f"+d{n_distractors}" if n_distractors else "")
+    if corpus:
+        key = "\0".join(sorted(str(Path(p).resolve()) for p in corpus))
+        name += "+c" + hashlib.sha256(key.encode()).hexdigest()[:8]
+    return name
+
+
+def _valid(text: str) -> bool:
+    try:
+        check_question(text)
+    except QuestionError as exc:
+        logger.warning("Skipping question %r: %s", text[:80], exc)
+        return False
+    return True
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _norm(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def _stats(ms: list[float]) -> dict[str, float | int | None]:
+    if not ms:
+        return {"median": None, "p95": None, "n": 0}
+    return {"median": round(float(np.median(ms)), 1),
+            "p95": round(float(np.percentile(ms, 95)), 1), "n": len(ms)}
+
+
+def _share(n: int, total: int) -> float | None:
+    return n / total if total else None
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"

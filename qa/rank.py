@@ -1,0 +1,157 @@
+"""Choosing the sentence: a small linear model over dense, lexical and answer-type evidence.
+
+Each candidate sentence gets a handful of features; a linear model, fitted on XQuAD-ar by
+``bench/fit_ranker.py`` (softmax over each question's candidates) and checked on TyDi-ar,
+turns them into one score. The weights are plain constants here, so ranking is cheap and
+reproducible; BENCHMARKS.md records what each feature earned.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.lexical import analyze
+from index.store import IndexData
+
+FEATURES = (
+    "dense",  # cosine of question and embedded text (headline + sentence)
+    "dense_gap",  # dense minus the best dense among candidates
+    "lexical_ratio",  # BM25 / best BM25 among candidates
+    "coverage",  # IDF-weighted share of question terms in the sentence
+    "article_dense_gap",  # best dense within the sentence's article, minus the overall best
+    "article_lexical_ratio",  # best BM25 ratio within the sentence's article
+    "type_match",  # the question asks how many / when and the sentence has a number / date
+    "type_miss",  # ...and the sentence has none
+    "headline",  # the sentence is the article's headline
+    "log_length",  # log of the sentence length in characters
+    "article_centroid",  # cosine of the question and the mean vector of the article's sentences
+    "first_sentence",  # the first sentence of the article body (definitions, summaries)
+    "bigram_overlap",  # share of the question's adjacent term pairs found in the sentence
+    "dense_symmetric",  # cosine with the question embedded as a passage, minus the best
+    "title_coverage",  # IDF-free share of the question's terms found in the article headline
+)
+
+#: Fitted by bench/fit_ranker.py on XQuAD-ar (see BENCHMARKS.md); order as in FEATURES.
+WEIGHTS = np.array(
+    [16.68, 19.17, 0.16, 4.15, 50.46, 3.91, 0.79, -0.79, -0.61, -0.06, 23.84, -0.17, -0.41, 0.0,
+     0.0],
+    dtype=np.float32,
+)
+
+_AR_DIGITS = "0-9\u0660-\u0669\u06f0-\u06f9"
+_NUMBER_WORDS = (
+    "واحد|اثن|ثلاث|أربع|اربع|خمس|ست|سبع|ثمان|تسع|عشر|مئة|مائة|مئات|ألف|الف|آلاف|مليون|ملايين|"
+    "مليار|نصف|ربع|ثلث|ضعف|بالمئة|بالمائة"
+)
+_HAS_NUMBER = re.compile(rf"[{_AR_DIGITS}]|(?<!\w)(?:و|ب|ل)?(?:{_NUMBER_WORDS})")
+_MONTHS = (
+    "يناير|فبراير|مارس|أبريل|ابريل|مايو|يونيو|يوليو|أغسطس|اغسطس|سبتمبر|أكتوبر|اكتوبر|نوفمبر|"
+    "ديسمبر|كانون|شباط|آذار|اذار|نيسان|أيار|ايار|حزيران|تموز|آب|أيلول|ايلول|تشرين|محرم|صفر|"
+    "ربيع|جمادى|رجب|شعبان|رمضان|شوال|القعدة|الحجة"
+)
+_HAS_DATE = re.compile(
+    rf"(?<![{_AR_DIGITS}])(?:1[0-9]|20)[0-9]{{2}}(?![{_AR_DIGITS}])|[\u0660-\u0669]{{4}}|"
+    rf"{_MONTHS}|القرن|عام|سنة|الأحد|الاثنين|الثلاثاء|الأربعاء|الخميس|الجمعة|السبت|"
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December|century)\b"
+)
+_ASKS_NUMBER = re.compile(r"(?:^|\s|^و|\sو)(?:كم|بكم)(?:\s|$)|how (?:many|much)|ما عدد|ما نسبة",
+                          re.IGNORECASE)
+_ASKS_DATE = re.compile(
+    r"(?:^|\s|^و|\sو)(?:متى)(?:\s|$|؟)|في أي (?:عام|سنة|قرن|شهر|يوم|تاريخ)|ما تاريخ|\bwhen\b|"
+    r"what year|which year",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    rows: np.ndarray  # int64 index rows
+    dense: np.ndarray  # float32 cosines
+    lexical: np.ndarray  # float32 BM25 scores
+    query_vector: np.ndarray  # float32 (dim,)
+    passage_vector: np.ndarray  # float32 (dim,): the question embedded as a passage
+
+
+def answer_type(question: str) -> str:
+    """'number', 'date' or '' from the question's wording (Arabic or English)."""
+    if _ASKS_NUMBER.search(question):
+        return "number"
+    if _ASKS_DATE.search(question):
+        return "date"
+    return ""
+
+
+def features(question: str, cands: Candidates, data: IndexData) -> np.ndarray:
+    """(len(rows), len(FEATURES)) float32 feature matrix for the candidates of one question."""
+    n = len(cands.rows)
+    out = np.zeros((n, len(FEATURES)), dtype=np.float32)
+    if n == 0:
+        return out
+    dense, lexical = cands.dense.astype(np.float32), cands.lexical.astype(np.float32)
+    best_lex = float(lexical.max())
+    lex_ratio = lexical / best_lex if best_lex > 0 else np.zeros_like(lexical)
+    articles = data.sentences[cands.rows, 0]
+    art_dense = _group_max(articles, dense)
+    art_lex = _group_max(articles, lex_ratio)
+    wants = answer_type(question)
+    pattern = {"number": _HAS_NUMBER, "date": _HAS_DATE}.get(wants)
+    texts = [data.sentence_text(int(r)) for r in cands.rows]
+    out[:, 0] = dense
+    out[:, 1] = dense - dense.max()
+    out[:, 2] = lex_ratio
+    out[:, 3] = data.lexical.coverage(question, cands.rows)
+    out[:, 4] = art_dense - dense.max()
+    out[:, 5] = art_lex
+    if pattern is not None:
+        has = np.array([bool(pattern.search(t)) for t in texts], dtype=np.float32)
+        out[:, 6] = has
+        out[:, 7] = 1.0 - has
+    out[:, 8] = cands.rows < data.article_body_row[articles]
+    out[:, 9] = np.log1p([len(t) for t in texts])
+    out[:, 10] = data.article_vectors[articles] @ cands.query_vector
+    out[:, 11] = cands.rows == data.article_body_row[articles]
+    out[:, 12] = _bigram_overlap(question, texts)
+    sym = np.asarray(data.vectors[np.sort(cands.rows)]) @ cands.passage_vector
+    sym = sym[np.argsort(np.argsort(cands.rows))]  # memmap reads want sorted rows
+    out[:, 13] = sym - sym.max()
+    out[:, 14] = _title_coverage(question, [data.articles[a].title for a in articles.tolist()])
+    return out
+
+
+def score(feats: np.ndarray, weights: np.ndarray = WEIGHTS) -> np.ndarray:
+    return feats @ weights
+
+
+def _title_coverage(question: str, titles: list[str]) -> np.ndarray:
+    terms = set(analyze(question))
+    if not terms:
+        return np.zeros(len(titles), dtype=np.float32)
+    cache: dict[str, float] = {}
+    for title in set(titles):
+        cache[title] = len(terms & set(analyze(title))) / len(terms)
+    return np.array([cache[t] for t in titles], dtype=np.float32)
+
+
+def _bigram_overlap(question: str, texts: list[str]) -> np.ndarray:
+    terms = analyze(question)
+    wanted = set(zip(terms, terms[1:], strict=False))
+    if not wanted:
+        return np.zeros(len(texts), dtype=np.float32)
+    out = []
+    for text in texts:
+        t = analyze(text)
+        out.append(len(wanted & set(zip(t, t[1:], strict=False))) / len(wanted))
+    return np.array(out, dtype=np.float32)
+
+
+def _group_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each element, the max of ``values`` over elements of the same group."""
+    best: dict[int, float] = {}
+    for g, v in zip(groups.tolist(), values.tolist(), strict=True):
+        if v > best.get(g, -np.inf):
+            best[g] = v
+    return np.array([best[g] for g in groups.tolist()], dtype=np.float32)

@@ -30,14 +30,11 @@ FEATURES = (
     "article_centroid",  # cosine of the question and the mean vector of the article's sentences
     "first_sentence",  # the first sentence of the article body (definitions, summaries)
     "bigram_overlap",  # share of the question's adjacent term pairs found in the sentence
-    "dense_symmetric",  # cosine with the question embedded as a passage, minus the best
-    "title_coverage",  # IDF-free share of the question's terms found in the article headline
 )
 
 #: Fitted by bench/fit_ranker.py on XQuAD-ar (see BENCHMARKS.md); order as in FEATURES.
 WEIGHTS = np.array(
-    [16.68, 19.17, 0.16, 4.15, 50.46, 3.91, 0.79, -0.79, -0.61, -0.06, 23.84, -0.17, -0.41, 0.0,
-     0.0],
+    [16.68, 19.17, 0.16, 4.15, 50.46, 3.91, 0.79, -0.79, -0.61, -0.06, 23.84, -0.17, -0.41],
     dtype=np.float32,
 )
 
@@ -73,7 +70,6 @@ class Candidates:
     dense: np.ndarray  # float32 cosines
     lexical: np.ndarray  # float32 BM25 scores
     query_vector: np.ndarray  # float32 (dim,)
-    passage_vector: np.ndarray  # float32 (dim,): the question embedded as a passage
 
 
 def answer_type(question: str) -> str:
@@ -115,25 +111,11 @@ def features(question: str, cands: Candidates, data: IndexData) -> np.ndarray:
     out[:, 10] = data.article_vectors[articles] @ cands.query_vector
     out[:, 11] = cands.rows == data.article_body_row[articles]
     out[:, 12] = _bigram_overlap(question, texts)
-    sym = np.asarray(data.vectors[np.sort(cands.rows)]) @ cands.passage_vector
-    sym = sym[np.argsort(np.argsort(cands.rows))]  # memmap reads want sorted rows
-    out[:, 13] = sym - sym.max()
-    out[:, 14] = _title_coverage(question, [data.articles[a].title for a in articles.tolist()])
     return out
 
 
 def score(feats: np.ndarray, weights: np.ndarray = WEIGHTS) -> np.ndarray:
     return feats @ weights
-
-
-def _title_coverage(question: str, titles: list[str]) -> np.ndarray:
-    terms = set(analyze(question))
-    if not terms:
-        return np.zeros(len(titles), dtype=np.float32)
-    cache: dict[str, float] = {}
-    for title in set(titles):
-        cache[title] = len(terms & set(analyze(title))) / len(terms)
-    return np.array([cache[t] for t in titles], dtype=np.float32)
 
 
 def _bigram_overlap(question: str, texts: list[str]) -> np.ndarray:

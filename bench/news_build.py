@@ -61,6 +61,23 @@ def timed_build(corpus: Path, index_dir: Path, extra: list[str]) -> dict:
     return {"wall_s": round(wall, 1), "peak_rss_mib": round(peak_kib / 1024), "summary": summary}
 
 
+def approximate_recall(bot, questions: list[str]) -> float | None:
+    """Recall@10 of the index's dense search against exact search, for the same queries."""
+    import faiss
+    import numpy as np
+
+    dense = bot.data.dense
+    if isinstance(dense, faiss.IndexFlat):
+        return None
+    queries = bot.encoder.encode_queries(questions)
+    exact = faiss.IndexFlatIP(queries.shape[1])
+    exact.add(np.asarray(bot.data.vectors))
+    _, want = exact.search(queries, 10)
+    _, got = dense.search(queries, 10)
+    hits = [len(set(g) & set(w)) / 10 for g, w in zip(got.tolist(), want.tolist(), strict=True)]
+    return round(float(np.mean(hits)), 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=2000, help="0 = the whole corpus")
@@ -98,6 +115,7 @@ def main() -> None:
         bot.ask(q)
         latencies.append((time.perf_counter() - t) * 1000)
     latencies.sort()
+    ann_recall = approximate_recall(bot, questions)
     result = {
         "articles": len(records),
         "sentences": n_sent,
@@ -111,6 +129,7 @@ def main() -> None:
         "ask_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
         "questions": len(latencies),
         "dense_index": manifest["settings"]["dense"],
+        "ann_recall@10_vs_exact": ann_recall,
         "build_args": args.build_args,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d %H:%M"),

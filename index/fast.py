@@ -7,10 +7,12 @@ exports the same model. ``"onnx-int8"`` is ONNX Runtime's dynamic int8 (no calib
 The export is written to a temporary sibling folder and renamed into place, beside the model
 folder (never inside it: that would change the model's fingerprint), and reused afterwards.
 Tokenization, prompts and truncation stay those of the loaded ``SentenceTransformer``.
+OpenVINO and NNCF phone home unless opted out; :func:`_telemetry_off` keeps them quiet.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -19,7 +21,7 @@ import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,12 +120,29 @@ def require(backend: str) -> None:
     for pin in pins:
         name = pin.split("==")[0]
         try:
-            __import__(name)
+            with _telemetry_off():
+                __import__(name)
         except ImportError as exc:
             raise ImportError(
                 f"The {backend!r} embedding backend needs the {name!r} package. Run: "
                 f"pip install 'daleel[{extra}]'  (or: pip install {' '.join(pins)})"
             ) from exc
+
+
+@contextlib.contextmanager
+def _telemetry_off() -> Iterator[None]:
+    """Unless the user opted out, ``import openvino`` sends a usage event to Google Analytics
+    and NNCF one per call; both skip it in CI. So imports run with CI set, then it is restored."""
+    saved = {key: os.environ.get(key) for key in ("CI", "NNCF_CI")}
+    os.environ.update(CI="true", NNCF_CI="1")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def export_dir(source_id: str, backend: str, model_path: Path | None, name: str) -> Path:
@@ -322,12 +341,11 @@ def _export_onnx(st: Any, out: Path) -> list[str]:
 
 
 def _quiet_nncf() -> Any:
-    """Import NNCF with its usage telemetry (on unless opted out) replaced by its own stub."""
-    import nncf
-    from nncf.telemetry import decorator, wrapper
-
-    stub = wrapper.NNCFTelemetryStub()
-    decorator.telemetry = wrapper.telemetry = stub
+    """NNCF, with its telemetry stubbed even if someone imported it before :func:`require`."""
+    with _telemetry_off():
+        import nncf
+        from nncf.telemetry import decorator, wrapper
+    decorator.telemetry = wrapper.telemetry = wrapper.NNCFTelemetryStub()
     return nncf
 
 

@@ -40,9 +40,15 @@ TEXTS = [
 @pytest.fixture(scope="session")
 def int8_encoder() -> Encoder:
     """The real model on the OpenVINO int8 path (exported once, beside the model folder)."""
-    pytest.importorskip("openvino")
-    pytest.importorskip("nncf")
+    _require_or_skip(fast.OPENVINO_INT8)  # not importorskip: openvino phones home on import
     return Encoder(backend=fast.OPENVINO_INT8)
+
+
+def _require_or_skip(backend: str) -> None:
+    try:
+        fast.require(backend)
+    except ImportError as exc:
+        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="session")
@@ -121,10 +127,7 @@ def test_export_is_cached_beside_the_model(int8_encoder: Encoder, monkeypatch) -
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", [fast.OPENVINO_INT8, fast.ONNX_INT8])
 def test_any_sentence_transformers_folder(backend: str, tiny_model: Path) -> None:
-    try:
-        fast.require(backend)
-    except ImportError as exc:
-        pytest.skip(str(exc))
+    _require_or_skip(backend)
     ref = Encoder(str(tiny_model))
     enc = Encoder(str(tiny_model), backend=backend)
     assert enc.fast.folder.parent == tiny_model.parent

@@ -45,12 +45,11 @@ class Encoder:
         batch_size: int = 32,
         backend: str = fast.TORCH,
     ) -> None:
-        # --- backend (index/fast.py): "torch" float32, or an int8 path (queries and passages).
-        # Same model, near-identical vectors: the fingerprint ignores it.
+        # backend (index/fast.py): "torch" float32, or an int8 export for both queries and
+        # passages. Same model, near-identical vectors: the fingerprint ignores it.
         self.backend = fast.check_backend(backend)
         if backend != fast.TORCH:
             fast.require(backend)  # a missing package fails before the slow model load
-        # --- end backend
         spec = str(model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL)
         self.batch_size = batch_size
         if spec == DEFAULT_MODEL:
@@ -79,13 +78,11 @@ class Encoder:
         self.query_prompt = prompts.get("query", "")
         self.passage_prompt = prompts.get("document", prompts.get("passage", ""))
         self.fingerprint = self._fingerprint()
-        # --- backend: export once (cached beside the model folder), then run int8
         self.fast: fast.FastModel | None = None
-        if backend != fast.TORCH:
+        if backend != fast.TORCH:  # exported once, cached beside the model folder
             self.fast = fast.load(
                 self._st, backend, source_id=self.fingerprint, model_path=self.path, name=self.name
             )
-        # --- end backend
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt)
@@ -96,7 +93,7 @@ class Encoder:
     def _encode(self, texts: Sequence[str], prompt: str, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        if self.fast is not None:  # backend
+        if self.fast is not None:
             return self.fast.encode(texts, prompt, self.batch_size, show_progress)
         vecs = self._st.encode(
             list(texts),

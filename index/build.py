@@ -35,8 +35,6 @@ Progress = Callable[[int, int], None]
 CHECKPOINT_EVERY = 512
 #: Exact search up to this many vectors; IVF above (see make_dense and BENCHMARKS.md).
 EXACT_SEARCH_LIMIT = 50_000
-#: IVF clusters searched per query: chosen for Recall@10 >= 0.95 against exact search.
-IVF_NPROBE = 32
 CHECKPOINT_DIR = ".checkpoint"
 
 
@@ -101,7 +99,7 @@ def build_index(
         "settings": {
             "context": context,
             "max_sentence_chars": MAX_SENTENCE_CHARS,
-            "dense": "flat" if len(rows) <= EXACT_SEARCH_LIMIT else f"ivf(nprobe={IVF_NPROBE})",
+            "dense": "flat" if len(rows) <= EXACT_SEARCH_LIMIT else "ivf",
         },
         "counts": {"articles": len(articles), "sentences": len(rows)},
         "corpus_sha256": corpus_hash(articles),
@@ -151,7 +149,7 @@ def make_dense(vectors: np.ndarray):  # -> faiss.Index
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         sample = np.random.default_rng(0).permutation(len(vectors))[: 64 * nlist]
         index.train(vectors[np.sort(sample)])
-        index.nprobe = IVF_NPROBE
+        index.nprobe = store.IVF_NPROBE
     if len(vectors):
         index.add(vectors)
     return index

@@ -29,6 +29,9 @@ from index.corpus import Article
 from index.lexical import LexicalIndex
 
 FORMAT_VERSION = 1
+#: IVF clusters searched per query. On the full ANT index (318k vectors, 2,255 lists):
+#: Recall@10 against exact search 0.936 at 32, 0.965 at 64 (0.9 ms), 0.978 at 96.
+IVF_NPROBE = 64
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 
@@ -171,6 +174,8 @@ def load(index_dir: str | Path, *, fingerprint: str | None = None) -> IndexData:
         # lexical-only candidates per question.
         vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)
         dense = faiss.read_index(str(gen / "dense.faiss"))
+        if hasattr(dense, "nprobe"):  # set here, so indexes built earlier get it too
+            dense.nprobe = IVF_NPROBE
         lexical = LexicalIndex.load(gen / "lexical")
     except (OSError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as exc:
         raise IndexCorruptError(

@@ -22,14 +22,16 @@ from scipy.optimize import minimize
 from index.embed import Encoder
 from qa import rank
 from qa.assistant import Assistant
-from qa.evaluate import DEFAULT_WORK_DIR, _index_name, _prepare, assign_gold, load_dataset
+from qa.evaluate import DEFAULT_WORK_DIR, assign_gold, index_name, load_dataset, prepare_index
 from qa.retrieve import Retriever
 
 
 def collect(path: Path, encoder: Encoder, work: Path):
     """Per question: (feature matrix, gold mask) over its candidates."""
     articles, questions = load_dataset(path)
-    index_dir, _ = _prepare(work / _index_name(path, None, (), "title"), articles, encoder, "title")
+    index_dir, _ = prepare_index(
+        work / index_name(path, None, (), "title"), articles, encoder, "title"
+    )
     bot = Assistant(index_dir, encoder, watch=False)
     assign_gold(questions, bot.data)
     retriever: Retriever = bot._current()

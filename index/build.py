@@ -94,7 +94,7 @@ def build_index(
             "name": encoder.name,
             "fingerprint": encoder.fingerprint,
             "dim": encoder.dim,
-            "backend": getattr(encoder, "backend", "torch"),
+            "backend": encoder.backend,
         },
         "settings": {
             "context": context,
@@ -149,7 +149,7 @@ def make_dense(vectors: np.ndarray):  # -> faiss.Index
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         sample = np.random.default_rng(0).permutation(len(vectors))[: 64 * nlist]
         index.train(vectors[np.sort(sample)])
-        index.nprobe = store.IVF_NPROBE
+        index.nprobe = store.IVF_NPROBE  # also set by store.load, for indexes built earlier
     if len(vectors):
         index.add(vectors)
     return index

@@ -74,6 +74,11 @@ class IndexData:
     generation: str = ""
 
     @cached_property
+    def article_rows(self) -> dict[str, int]:
+        """Article row by article id."""
+        return {a.id: i for i, a in enumerate(self.articles)}
+
+    @cached_property
     def article_first_row(self) -> np.ndarray:
         """First sentence row of each article (rows are grouped by article, in order)."""
         arts = self.sentences[:, 0]

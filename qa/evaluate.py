@@ -121,9 +121,8 @@ def locate(spans: Sequence[tuple[int, int]], offset: int) -> int | None:
 def assign_gold(questions: Sequence[Question], data: store.IndexData) -> None:
     """Set each question's gold sentence rows and gold article row from the index."""
     sent = data.sentences
-    by_id = {a.id: i for i, a in enumerate(data.articles)}
     for q in questions:
-        q.article_row = by_id.get(q.article_id) if q.article_id else None
+        q.article_row = data.article_rows.get(q.article_id) if q.article_id else None
         if q.article_row is not None:
             rows = np.flatnonzero(sent[:, 0] == q.article_row)
             rows = rows[np.argsort(sent[rows, 1], kind="stable")]  # reading order
@@ -184,15 +183,15 @@ def evaluate(
         if not articles and not corpus and not distractors:
             raise ValueError(f"{path} holds questions only: give the articles they ask about "
                              "(--corpus PATH) or news articles (--distractors)")
-        name = _index_name(Path(path), distractors and n_distractors, corpus, context)
-        backend = getattr(encoder, "backend", "torch")
+        name = index_name(Path(path), distractors and n_distractors, corpus, context)
+        backend = encoder.backend
         if backend != "torch":  # each embedding path gets its own index: compared side by side
             name += f"+{backend}"
         extra = read_corpus(corpus).articles if corpus else []
         news = list(itertools.islice(iter_articles(distractors, [], []), n_distractors)
                     if distractors and n_distractors else [])
         all_articles = articles + extra + news
-        index_dir, index_info = _prepare(Path(work_dir) / name, all_articles, encoder, context)
+        index_dir, index_info = prepare_index(Path(work_dir) / name, all_articles, encoder, context)
         bot = Assistant(index_dir, encoder, settings=settings, policy=policy, watch=False)
         result = _evaluate_one(bot, questions[:limit] if limit else questions, unans)
         per_dataset.append({"dataset": Path(path).name, "path": str(path), "index": index_info,
@@ -338,7 +337,7 @@ def run(args: argparse.Namespace, *, encoder: Encoder | None = None) -> int:
     return 0
 
 
-def _prepare(
+def prepare_index(
     ddir: Path, articles: list[Article], encoder: Encoder, context: str
 ) -> tuple[Path, dict[str, Any]]:
     """Write the corpus as JSONL and index it, unless the same corpus is indexed already."""
@@ -363,7 +362,7 @@ def _prepare(
                        "build_seconds": round(report.seconds, 1)}
 
 
-def _index_name(path: Path, n_distractors: int | None, corpus: Sequence, context: str) -> str:
+def index_name(path: Path, n_distractors: int | None, corpus: Sequence, context: str) -> str:
     """One cache folder per dataset and setup, so alternating setups never re-embed."""
     name = re.sub(r"[^\w.-]+", "_", path.name.removesuffix(".json").removesuffix(".jsonl"))
     name += f"+{context}" + (f"+d{n_distractors}" if n_distractors else "")

@@ -22,6 +22,7 @@ class FakeEncoder:
     """
 
     name = "fake-bow"
+    backend = "torch"
     dim = 64
     query_prompt = passage_prompt = ""
 

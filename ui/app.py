@@ -22,7 +22,6 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
 
-from index.corpus import Article  # noqa: E402
 from qa import Assistant, QuestionError  # noqa: E402
 from ui import render  # noqa: E402
 from ui.feedback import FeedbackLog, Verdict, default_feedback_path  # noqa: E402
@@ -96,22 +95,6 @@ class DaleelBlocks(gr.Blocks):
         return super().launch(*args, allowed_paths=allowed, **{**defaults, **kwargs})
 
 
-class _Articles:
-    """Articles by id for the index the assistant serves now (rebuilt after a hot reload)."""
-
-    def __init__(self, assistant: Assistant) -> None:
-        self.assistant = assistant
-        self._data: object = None
-        self._by_id: dict[str, Article] = {}
-
-    def get(self, article_id: str) -> Article | None:
-        data = self.assistant.data
-        if data is not self._data:
-            self._by_id = {a.id: a for a in data.articles}
-            self._data = data
-        return self._by_id.get(article_id)
-
-
 def build_app(
     assistant: Assistant,
     *,
@@ -123,7 +106,6 @@ def build_app(
     ``~/.local/share/daleel/feedback.jsonl`` (``$XDG_DATA_HOME/daleel/feedback.jsonl``).
     ``concurrency`` questions are answered at once; more wait in the queue."""
     feedback = FeedbackLog(feedback_path or default_feedback_path())
-    articles = _Articles(assistant)
 
     def ask(question: str, turns: list[Turn]):
         question = (question or "").strip()
@@ -177,7 +159,9 @@ def build_app(
         cited = next((c for c in citations if c.number == number), None)
         if cited is None:
             return gr.skip()
-        body = render.article_html(cited, articles.get(cited.article_id))
+        data = assistant.data  # the index served now, also after a hot reload
+        row = data.article_rows.get(cited.article_id)
+        body = render.article_html(cited, None if row is None else data.articles[row])
         return render.panel_html(index, citations, active=number, article=body)
 
     def rate(turns: list[Turn], verdict: Verdict):

@@ -84,6 +84,8 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: tmp)")
     parser.add_argument("--build-args", default="", help="extra args for daleel build")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON results (default: bench/results/news_build_N.json)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="daleel-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -134,13 +136,13 @@ def main() -> None:
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"news_build_{args.articles or 'all'}.json"
+    out = args.out or RESULTS / f"news_build_{args.articles or 'all'}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print("\n| metric | value |\n|---|---|")
     for k, v in result.items():
         print(f"| {k} | {v} |")
-    print(f"\nwritten {out.relative_to(REPO)}")
+    print(f"\nwritten {out}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,11 +82,18 @@ def build_index(
     ]
     hashes = np.array([store.text_hash(t) for t in texts], dtype="S16")
 
+    # One row per distinct text; each is embedded (or found in the cache) once and written
+    # straight into the index's vector matrix: no second copy of the vectors is ever held.
+    distinct, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    vectors = np.empty((len(hashes), encoder.dim), np.float32)
     cache = _EmbeddingCache(index_dir, encoder)
-    todo = cache.missing(hashes, texts)
-    reused = len(set(hashes.tolist())) - len(todo)
-    cache.embed(todo, progress)
-    vectors = cache.lookup(hashes, encoder.dim)
+    found = cache.fill(distinct, vectors, first)
+    todo = [(distinct[j], texts[first[j]], first[j]) for j in np.flatnonzero(~found).tolist()]
+    del texts
+    cache.embed(todo, vectors, progress)
+    source = first[inverse]  # the row whose vector each row shares
+    repeats = np.flatnonzero(source != np.arange(len(hashes)))
+    vectors[repeats] = vectors[source[repeats]]
 
     sentences = np.array(rows, dtype=np.int64).reshape(-1, 3)
     manifest = {
@@ -122,9 +129,9 @@ def build_index(
         generation=gen.name,
         articles=len(articles),
         sentences=len(rows),
-        distinct_texts=len(set(hashes.tolist())),
+        distinct_texts=len(distinct),
         embedded=len(todo),
-        reused=reused,
+        reused=int(found.sum()),
         seconds=time.perf_counter() - started,
         skipped=corpus.skipped,
         warnings=corpus.warnings,
@@ -164,77 +171,76 @@ def corpus_hash(articles: list[Article]) -> str:
 
 
 class _EmbeddingCache:
-    """Vectors by text hash: the live generation's plus this build's checkpointed batches."""
+    """Vectors of texts already embedded: the live generation's and this build's checkpoints.
+
+    Texts are known by hash. :meth:`fill` copies every known vector into the new index's
+    matrix; :meth:`embed` embeds the rest into it, checkpointing each batch to disk.
+    """
 
     def __init__(self, index_dir: Path, encoder: Encoder) -> None:
         self.encoder = encoder
+        self.index_dir = index_dir
         self.dir = index_dir / CHECKPOINT_DIR / encoder.fingerprint
-        self.vectors: dict[bytes, np.ndarray] = {}
-        self._load_previous(index_dir)
-        self._load_checkpoints()
 
-    def _load_previous(self, index_dir: Path) -> None:
-        gen = store.current_generation(index_dir)
-        if gen is None:
-            return
-        try:
-            manifest = store.read_manifest(gen, index_dir)
-            if manifest["model"]["fingerprint"] != self.encoder.fingerprint:
-                return  # another model: its vectors are useless to us
-            hashes = np.load(gen / "hashes.npy", allow_pickle=False)
-            vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        except (store.StoreError, OSError, ValueError, KeyError) as exc:
-            logger.warning("Not reusing the previous index (%s); embedding everything.", exc)
-            return
-        self.vectors.update(zip(hashes.tolist(), vectors, strict=True))
+    def fill(self, distinct: np.ndarray, out: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Write the known vector of ``distinct[j]`` (sorted hashes) to ``out[rows[j]]``;
+        returns which ``j`` were known."""
+        found = np.zeros(len(distinct), dtype=bool)
+        for hashes, vectors in self._sources():
+            pos = np.minimum(np.searchsorted(distinct, hashes), len(distinct) - 1)
+            hit = np.flatnonzero((distinct[pos] == hashes) & ~found[pos]) if len(distinct) else []
+            if len(hit):
+                out[rows[pos[hit]]] = vectors[hit]
+                found[pos[hit]] = True
+        if found.any():
+            logger.info("Reusing %d embedded texts", int(found.sum()))
+        return found
 
-    def _load_checkpoints(self) -> None:
-        if not self.dir.is_dir():
-            return
-        for chunk in sorted(self.dir.glob("chunk-*.npz")):
+    def _sources(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(hashes, vectors) of the live generation (same model only), then of each checkpoint."""
+        gen = store.current_generation(self.index_dir)
+        if gen is not None:
+            try:
+                manifest = store.read_manifest(gen, self.index_dir)
+                if manifest["model"]["fingerprint"] == self.encoder.fingerprint:
+                    yield (
+                        np.load(gen / "hashes.npy", allow_pickle=False),
+                        np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False),
+                    )
+            except (store.StoreError, OSError, ValueError, KeyError) as exc:
+                logger.warning("Not reusing the previous index (%s); embedding everything.", exc)
+        for chunk in sorted(self.dir.glob("chunk-*.npz")) if self.dir.is_dir() else []:
             try:
                 with np.load(chunk, allow_pickle=False) as z:
-                    self.vectors.update(zip(z["hashes"].tolist(), z["vectors"], strict=True))
+                    pair = z["hashes"], z["vectors"]
             except (OSError, ValueError, KeyError) as exc:  # a chunk cut short by a crash
                 logger.warning("Ignoring damaged checkpoint %s (%s)", chunk.name, exc)
-        logger.info("Resuming: %d embedded texts found in checkpoints", len(self.vectors))
+                continue
+            yield pair
 
-    def missing(self, hashes: np.ndarray, texts: list[str]) -> list[tuple[bytes, str]]:
-        seen: dict[bytes, str] = {}
-        for h, t in zip(hashes.tolist(), texts, strict=True):
-            if h not in self.vectors and h not in seen:
-                seen[h] = t
-        return list(seen.items())
-
-    def embed(self, todo: list[tuple[bytes, str]], progress: Progress | None) -> None:
+    def embed(
+        self, todo: list[tuple[bytes, str, int]], out: np.ndarray, progress: Progress | None
+    ) -> None:
+        """Embed each ``(hash, text, row)`` into ``out[row]``, checkpointing every batch."""
         # Sorting by length makes each batch's texts alike in length: far less padding.
         todo = sorted(todo, key=lambda item: len(item[1]))
-        done = 0
         if progress:
             progress(0, len(todo))
         for i in range(0, len(todo), CHECKPOINT_EVERY):
-            batch = todo[i : i + CHECKPOINT_EVERY]
-            vecs = self.encoder.encode_passages([t for _, t in batch])
-            keys = [h for h, _ in batch]
-            self.vectors.update(zip(keys, vecs, strict=True))
+            keys, batch, rows = zip(*todo[i : i + CHECKPOINT_EVERY], strict=True)
+            vecs = self.encoder.encode_passages(list(batch))
+            out[list(rows)] = vecs
             self._checkpoint(i // CHECKPOINT_EVERY, keys, vecs)
-            done += len(batch)
             if progress:
-                progress(done, len(todo))
+                progress(min(i + CHECKPOINT_EVERY, len(todo)), len(todo))
 
-    def _checkpoint(self, n: int, keys: list[bytes], vecs: np.ndarray) -> None:
+    def _checkpoint(self, n: int, keys: tuple[bytes, ...], vecs: np.ndarray) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         final = self.dir / f"chunk-{time.time_ns()}-{n:06d}.npz"
         tmp = final.with_suffix(".tmp")
         with open(tmp, "wb") as fh:
             np.savez(fh, hashes=np.array(keys, dtype="S16"), vectors=vecs)
         os.replace(tmp, final)
-
-    def lookup(self, hashes: np.ndarray, dim: int) -> np.ndarray:
-        out = np.empty((len(hashes), dim), np.float32)
-        for i, h in enumerate(hashes.tolist()):
-            out[i] = self.vectors[h]
-        return out
 
     def clear(self) -> None:
         shutil.rmtree(self.dir.parent, ignore_errors=True)

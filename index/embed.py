@@ -47,6 +47,7 @@ class Encoder:
     ) -> None:
         # backend (index/fast.py): "torch" float32, or an int8 export for both queries and
         # passages. Same model, near-identical vectors: the fingerprint ignores it.
+        # batch_size is the torch path's; the int8 path batches by tokens (fast.BATCH_TOKENS).
         self.backend = fast.check_backend(backend)
         if backend != fast.TORCH:
             fast.require(backend)  # a missing package fails before the slow model load
@@ -94,7 +95,7 @@ class Encoder:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         if self.fast is not None:
-            return self.fast.encode(texts, prompt, self.batch_size, show_progress)
+            return self.fast.encode(texts, prompt, show_progress=show_progress)
         vecs = self._st.encode(
             list(texts),
             prompt=prompt or None,

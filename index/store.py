@@ -135,7 +135,7 @@ def save(data: IndexData, index_dir: Path) -> Path:
             fh.write(json.dumps(asdict(art), ensure_ascii=False) + "\n")
     np.save(tmp / "sentences.npy", data.sentences.astype(np.int64), allow_pickle=False)
     np.save(tmp / "hashes.npy", data.hashes, allow_pickle=False)
-    np.save(tmp / "vectors.npy", data.vectors.astype(np.float32), allow_pickle=False)
+    np.save(tmp / "vectors.npy", np.asarray(data.vectors, np.float32), allow_pickle=False)
     faiss.write_index(data.dense, str(tmp / "dense.faiss"))
     data.lexical.save(tmp / "lexical")
     manifest = dict(data.manifest)

@@ -61,7 +61,8 @@ def render(r: dict) -> str:
     q = r["quality"]
     gb = build["build_peak_rss_mib"] / 1024
     met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
-    r5_gap = max(abs(q["torch"][d]["recall@5"] - q["openvino-int8"][d]["recall@5"]) for d in q["torch"])
+    base_q, fast_q = q["torch"], q["openvino-int8"]
+    r5_gap = max(abs(base_q[d]["recall@5"] - fast_q[d]["recall@5"]) for d in base_q)
     lines = [
         f"`python bench/scale.py{r['args']}` ({r['date']}, {r['machine']}; load average before "
         f"{r['load_before']}, after {r['load_after']}; {r['minutes']:.0f} min in all).",

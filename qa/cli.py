@@ -8,6 +8,7 @@ variables (``DALEEL_INDEX``, ``DALEEL_MODEL``, ``DALEEL_MODEL_CACHE``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -116,7 +117,7 @@ def _build(args: argparse.Namespace) -> int:
     from index.embed import Encoder
 
     index_dir = args.index or default_index_dir()
-    encoder = Encoder(args.model, backend=args.backend)
+    encoder = functools.partial(Encoder, args.model, backend=args.backend)  # freed when done
     with _ProgressBar() as bar:
         report = build_index(
             args.paths, index_dir, encoder=encoder, context=args.context, progress=bar.update

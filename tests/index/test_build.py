@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,25 @@ def test_unchanged_rebuild_embeds_nothing_and_other_model_reembeds(tmp_path) -> 
     assert other.embedded == other.distinct_texts
 
 
+def test_an_encoder_the_build_makes_is_freed_before_the_dense_build(tmp_path, monkeypatch) -> None:
+    corpus, made = tmp_path / "corpus", []
+    write_corpus(corpus)
+
+    def make() -> FakeEncoder:
+        made.append(weakref.ref(enc := FakeEncoder()))
+        return enc
+
+    alive_at_dense = []
+    real_make_dense = build.make_dense
+    monkeypatch.setattr(
+        build,
+        "make_dense",
+        lambda v: alive_at_dense.append(made[0]() is not None) or real_make_dense(v),
+    )
+    report = build_index([corpus], tmp_path / "idx", encoder=make)
+    assert report.embedded == report.distinct_texts and alive_at_dense == [False]
+
+
 class InterruptingEncoder(FakeEncoder):
     def __init__(self, after_batches: int) -> None:
         super().__init__()
@@ -126,7 +146,10 @@ def test_sigkill_at_any_moment_leaves_a_loadable_correct_index(tmp_path, delay) 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.index.slow_build", str(big), str(index_dir)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)

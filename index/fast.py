@@ -441,16 +441,25 @@ def _run_openvino(folder: Path, threads: int) -> Runner:
             with lock:
                 request = request or model("one").create_infer_request()
                 return [np.array(request.infer(next(iter(feeds)))[0], dtype=np.float32)]
+        # Plain requests taken in turn, no completion callbacks: a Python callback makes the
+        # stream threads take the GIL, and freeing the model then deadlocks with them.
+        bulk = model("bulk")
+        requests = [bulk.create_infer_request() for _ in range(threads)]
         out: list[np.ndarray] = [np.empty(0)] * n
-        queue = ov.AsyncInferQueue(model("bulk"), threads)
+        pending: dict[int, int] = {}  # request slot -> batch number in flight there
 
-        def done(req: Any, i: int) -> None:
-            out[i] = np.array(req.get_output_tensor(0).data, dtype=np.float32)  # a copy
+        def collect(slot: int) -> None:
+            requests[slot].wait()
+            out[pending.pop(slot)] = np.array(requests[slot].get_output_tensor(0).data)
 
-        queue.set_callback(done)
         for i, feed in enumerate(_progress(feeds, n, show)):
-            queue.start_async(feed, i)
-        queue.wait_all()
+            slot = i % threads
+            if slot in pending:
+                collect(slot)
+            requests[slot].start_async(feed)
+            pending[slot] = i
+        for slot in list(pending):
+            collect(slot)
         return out
 
     return run

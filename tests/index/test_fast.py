@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from index import fast
 from index.embed import Encoder
+from tests.conftest import REPO
 
 # Own sentences, none of them in fast.CALIBRATION_TEXTS.
 TEXTS = [
@@ -186,3 +188,30 @@ def test_failed_export_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(RuntimeError, match="disk full"):
         fast.ensure_export(None, fast.OPENVINO_INT8, source_id="e" * 32, model_path=model)
     assert [p.name for p in tmp_path.iterdir()] == [model.name]
+
+
+def test_token_batches_cover_every_text_within_the_budget() -> None:
+    lengths = np.sort(np.random.default_rng(0).integers(3, 300, size=1000))
+    spans = fast._token_batches(lengths, 2048)
+    assert [lo for lo, _ in spans][1:] == [hi for _, hi in spans][:-1]
+    assert spans[0][0] == 0 and spans[-1][1] == len(lengths)
+    for lo, hi in spans:  # padded to the batch's longest text; one text always fits
+        assert hi - lo == 1 or ((hi - lo) * lengths[hi - 1] <= 2048 and hi - lo <= fast.MAX_BATCH)
+    assert fast._token_batches(np.array([5000]), 2048) == [(0, 1)]
+
+
+@pytest.mark.slow
+def test_int8_encoder_used_in_bulk_can_be_freed(int8_encoder: Encoder) -> None:
+    # The build frees its encoder after embedding. With Python completion callbacks, a stream
+    # thread waiting for the GIL deadlocked that once in a full-corpus build (a race this small
+    # run need not hit). A child process, so a hang fails instead of blocking the suite.
+    code = (
+        "import gc, sys; from index.embed import Encoder; "
+        f"e = Encoder(backend={fast.OPENVINO_INT8!r}); "
+        f"v = e.encode_passages({TEXTS!r} * 8); q = e.encode_queries(['سؤال']); "
+        "del e; gc.collect(); print('freed', v.shape)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0 and "freed (160, 384)" in done.stdout, done.stderr[-2000:]

@@ -209,9 +209,11 @@ class _EmbeddingCache:
         """Write the known vector of ``distinct[j]`` (sorted hashes) to ``out[rows[j]]``;
         returns which ``j`` were known."""
         found = np.zeros(len(distinct), dtype=bool)
+        if not len(distinct):
+            return found
         for hashes, vectors in self._sources():
             pos = np.minimum(np.searchsorted(distinct, hashes), len(distinct) - 1)
-            hit = np.flatnonzero((distinct[pos] == hashes) & ~found[pos]) if len(distinct) else []
+            hit = np.flatnonzero((distinct[pos] == hashes) & ~found[pos])
             if len(hit):
                 out[rows[pos[hit]]] = vectors[hit]
                 found[pos[hit]] = True

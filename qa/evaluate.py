@@ -33,6 +33,7 @@ from index.build import build_index
 from index.chunk import CONTEXT_MODES, DEFAULT_CONTEXT
 from index.corpus import Article, iter_articles, read_corpus
 from index.embed import Encoder
+from index.fast import BACKENDS, OPENVINO_INT8
 from qa.answer import Policy, QuestionError, check_question
 from qa.assistant import Assistant
 from qa.retrieve import Settings
@@ -313,8 +314,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR,
                         help=f"where indexes are built and cached (default: {DEFAULT_WORK_DIR})")
     parser.add_argument("--model", default=None, help="sentence-transformers model")
-    parser.add_argument("--backend", choices=("openvino-int8", "torch", "onnx-int8"),
-                        default="openvino-int8", help="embedding path used to build the index")
+    parser.add_argument("--backend", choices=BACKENDS, default=OPENVINO_INT8,
+                        help="embedding path used to build the index")
     parser.add_argument("--context", choices=CONTEXT_MODES, default=DEFAULT_CONTEXT,
                         help="what is embedded with each sentence")
 

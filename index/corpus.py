@@ -70,10 +70,16 @@ class Article:
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """An input (file or record) that was not read, and why / what to do about it."""
+    """An input (file or record) that was not read, and why / what to do about it.
+
+    ``path`` names the place (file, ``file:LINE`` or ``file[INDEX]``); ``reason`` never repeats it.
+    """
 
     path: str
     reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
 
 
 @dataclass
@@ -262,7 +268,7 @@ def _read_lines(path: Path, file_id: str, warnings: list[str]) -> Iterator[Artic
                     except UnicodeDecodeError as exc:
                         fallback = _cp1256(line)
                         if fallback is None:
-                            yield Skipped(f"{where}:{lineno}", f"{where}:{lineno}: not valid UTF-8 "
+                            yield Skipped(f"{where}:{lineno}", "not valid UTF-8 "
                                           f"(first bad byte at offset {exc.start} of the line); "
                                           "re-save the file as UTF-8")
                             continue
@@ -270,7 +276,7 @@ def _read_lines(path: Path, file_id: str, warnings: list[str]) -> Iterator[Artic
                 try:
                     obj = json.loads(line)
                 except (ValueError, RecursionError) as exc:
-                    yield Skipped(f"{where}:{lineno}", f"{where}:{lineno}: invalid JSON ({exc}); "
+                    yield Skipped(f"{where}:{lineno}", f"invalid JSON ({exc}); "
                                   "fix or remove that line")
                     continue
                 yield _record(obj, f"{file_id}:{lineno}", f"{where}:{lineno}")
@@ -294,17 +300,17 @@ def _record(obj: Any, default_id: str, where: str) -> Article | Skipped:
     """Map one JSON object (own or shared news-corpus field names) to an Article."""
     if not isinstance(obj, dict):
         kind = _JSON_TYPES.get(type(obj), "number")
-        return Skipped(where, f"{where}: expected a JSON object with a 'text' field, got {kind}")
+        return Skipped(where, f"expected a JSON object with a 'text' field, got {kind}")
     values: dict[str, str | None] = {}
     for name, keys in _FIELDS.items():
         value = next((obj[k] for k in keys if obj.get(k) is not None), None)
         values[name] = value if value is None or isinstance(value, str) else str(value)
     text = values.pop("text")
     if text is None:
-        return Skipped(where, f"{where}: record has no 'text' (or 'body'/'content') field; "
+        return Skipped(where, "record has no 'text' (or 'body'/'content') field; "
                               "add the article text")
     if not text.strip():
-        return Skipped(where, f"{where}: record has empty text; add the article text")
+        return Skipped(where, "record has empty text; add the article text")
     meta = {k: (v or "").strip() for k, v in values.items()}
     return Article(id=meta.pop("id") or default_id, text=text, path=where, **meta)
 

@@ -134,8 +134,8 @@ def _build(args: argparse.Namespace) -> int:
         print(f"  warning: {warning}")
     if report.skipped:
         print(f"  skipped {len(report.skipped)} input(s):")
-        for s in report.skipped:  # a reason may already name its place (file:line)
-            print(f"    {s.reason}" if s.reason.startswith(s.path) else f"    {s.path}: {s.reason}")
+        for s in report.skipped:
+            print(f"    {s}")
     return 0
 
 

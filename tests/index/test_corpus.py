@@ -142,7 +142,8 @@ def test_missing_or_empty_text_skipped_with_record_location(tmp_path: Path) -> N
     assert [a.text for a in corpus.articles] == [BODY]
     reasons = [s.reason for s in corpus.skipped]
     assert [s.path for s in corpus.skipped] == [f"{path}:1", f"{path}:2", f"{path}:4"]
-    assert f"{path}:1" in reasons[0] and "no 'text'" in reasons[0]
+    assert "no 'text'" in reasons[0] and str(path) not in reasons[0]  # the place is in .path
+    assert str(corpus.skipped[0]) == f"{path}:1: {reasons[0]}"
     assert "empty text" in reasons[1]
     assert "expected a JSON object" in reasons[2]
 

@@ -17,10 +17,14 @@ pytestmark = pytest.mark.slow
 def test_build_then_ask_json(tmp_path, capsys) -> None:
     index_dir = tmp_path / "idx"
     (tmp_path / "broken.txt").write_bytes(b"\x00\x01\x02binary")
-    assert main(["build", str(SEEDS), str(tmp_path / "broken.txt"), "--index", str(index_dir)]) == 0
+    (tmp_path / "bad.jsonl").write_text("{not json\n", encoding="utf-8")
+    inputs = [str(SEEDS), str(tmp_path / "broken.txt"), str(tmp_path / "bad.jsonl")]
+    assert main(["build", *inputs, "--index", str(index_dir)]) == 0
     out, err = capsys.readouterr()
     assert "articles 1" in out and "sentences 20" in out
-    assert "broken.txt" in out and "binary" in out  # skipped files are listed with the reason
+    # skipped inputs are listed with their place (file, or file:line) once, then the reason
+    assert f"{tmp_path / 'broken.txt'}: " in out and "binary" in out
+    assert out.count(f"{tmp_path / 'bad.jsonl'}:1") == 1 and "invalid JSON" in out
     assert "embedding" in err  # the progress bar
     assert main(["ask", "كم عدد الجنود غير الأمريكيين في العراق؟", "--index", str(index_dir),
                  "--json"]) == 0

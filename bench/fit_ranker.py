@@ -22,7 +22,8 @@ from scipy.optimize import minimize
 from index.embed import Encoder
 from qa import rank
 from qa.assistant import Assistant
-from qa.evaluate import DEFAULT_WORK_DIR, assign_gold, index_name, load_dataset, prepare_index
+from qa.datasets import assign_gold, load_dataset
+from qa.evaluate import DEFAULT_WORK_DIR, index_name, prepare_index
 from qa.retrieve import Retriever
 
 

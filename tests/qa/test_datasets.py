@@ -1,0 +1,86 @@
+"""QA dataset loading and gold-sentence location (qa/datasets.py); no model needed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from index.segment import split_sentences
+from qa import datasets as ds
+
+PARAGRAPHS = {
+    "نهر_النيل": [
+        "يعد نهر النيل أطول أنهار العالم، إذ يبلغ طوله نحو 6650 كيلومترا. ينبع النهر من "
+        "بحيرة فيكتوريا في شرق أفريقيا. ويصب في البحر الأبيض المتوسط شمال مصر.",
+        "بني السد العالي في أسوان بين عامي 1960 و1970. وقد ساعد السد في حماية مصر من "
+        "الفيضانات. كما يولد السد كميات كبيرة من الكهرباء.",
+    ],
+    "القهوة": [
+        "اكتشفت القهوة لأول مرة في إثيوبيا حسب الروايات المتداولة. ثم انتقلت زراعتها إلى "
+        "اليمن في القرن الخامس عشر. ومن ميناء المخا انتشرت إلى بقية العالم.",
+        "تعد البرازيل أكبر منتج للقهوة في العالم اليوم. وتأتي فيتنام في المرتبة الثانية. "
+        "ويستهلك الفنلنديون أكبر كمية من القهوة للفرد.",
+    ],
+}
+QUESTIONS = [  # (title, paragraph, question, answer text)
+    ("نهر_النيل", 0, "كم يبلغ طول نهر النيل؟", "6650 كيلومترا"),
+    ("نهر_النيل", 0, "من أين ينبع نهر النيل؟", "بحيرة فيكتوريا"),
+    ("نهر_النيل", 0, "أين يصب نهر النيل؟", "البحر الأبيض المتوسط"),
+    ("نهر_النيل", 1, "متى بني السد العالي؟", "بين عامي 1960 و1970"),
+    ("نهر_النيل", 1, "ماذا يولد السد العالي؟", "الكهرباء"),
+    ("القهوة", 0, "أين اكتشفت القهوة لأول مرة؟", "إثيوبيا"),
+    ("القهوة", 0, "متى انتقلت زراعة القهوة إلى اليمن؟", "القرن الخامس عشر"),
+    ("القهوة", 1, "ما هي أكبر دولة منتجة للقهوة؟", "البرازيل"),
+]
+
+def squad(paragraphs: dict[str, list[str]] = PARAGRAPHS) -> dict:
+    data = []
+    for title, contexts in paragraphs.items():
+        paras = [{"context": c, "qas": []} for c in contexts]
+        for n, (t, p, question, answer) in enumerate(QUESTIONS):
+            if t == title:
+                start = contexts[p].index(answer)
+                paras[p]["qas"].append({"id": f"q{n}", "question": question,
+                                        "answers": [{"text": answer, "answer_start": start}]})
+        data.append({"title": title, "paragraphs": paras})
+    return {"version": "1.1", "data": data}
+
+
+def test_locate_inside_between_and_past_the_end():
+    spans = [(0, 10), (12, 20), (20, 30)]
+    assert [ds.locate(spans, o) for o in (0, 9, 10, 11, 12, 19, 20, 29)] == [0, 0, 1, 1, 1, 1, 2, 2]
+    assert ds.locate(spans, 30) is None
+    assert ds.locate([], 0) is None
+
+
+def test_gold_sentence_holds_the_answer_start():
+    text = PARAGRAPHS["نهر_النيل"][0]
+    spans = split_sentences(text)
+    start = text.index("بحيرة فيكتوريا")
+    s, e = spans[ds.locate(spans, start)]
+    assert text[s:e] == "ينبع النهر من بحيرة فيكتوريا في شرق أفريقيا."
+    gap = spans[1][0] - 1  # the space between the first and the second sentence
+    assert text[gap] == " " and ds.locate(spans, gap) == 1
+
+
+def test_squad_loader_dedupes_paragraphs_and_cleans_titles(tmp_path):
+    data = squad()
+    data["data"].append(json.loads(json.dumps(data["data"][0])))  # the same paragraphs again
+    path = tmp_path / "dup.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    articles, questions = ds.load_dataset(path)
+    assert len(articles) == 4 and len(questions) == len(QUESTIONS) + 5
+    assert {a.title for a in articles} == {"نهر النيل", "القهوة"}
+    assert all(q.answerable and q.starts and q.article_id for q in questions)
+
+
+def test_bad_inputs_say_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="dataset not found"):
+        ds.load_dataset(tmp_path / "nope.json")
+    (tmp_path / "x.json").write_text('{"articles": []}', encoding="utf-8")
+    with pytest.raises(ValueError, match="SQuAD"):
+        ds.load_dataset(tmp_path / "x.json")
+    (tmp_path / "q.jsonl").write_text('{"question": "متى؟"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"q.jsonl:2: invalid JSON"):
+        ds.load_dataset(tmp_path / "q.jsonl")

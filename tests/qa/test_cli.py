@@ -50,3 +50,14 @@ def test_python_dash_m_runs_the_cli() -> None:
     assert done.returncode == 0
     for command in ("build", "ask", "serve", "eval"):
         assert command in done.stdout
+
+
+def test_a_build_prints_no_library_debug_lines(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "qa", "build", str(SEEDS), "--index", str(tmp_path / "idx"),
+         "--backend", "torch"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "articles 1" in done.stdout
+    assert "DEBUG" not in done.stderr  # bm25s logs at DEBUG on its own logger

@@ -7,6 +7,7 @@ is stored in every index manifest so an index is never queried with another mode
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -81,6 +82,18 @@ class Encoder:
             self.fast = export.load(
                 self._st, backend, source_id=self.fingerprint, model_path=self.path, name=self.name
             )
+
+    def float32(self) -> Encoder:
+        """This model on the float32 path, sharing the loaded weights (no second load).
+
+        The assistant embeds questions in float32 whatever path built the index; an evaluation
+        that builds with int8 asks through this, as users do.
+        """
+        if self.fast is None:
+            return self
+        twin = copy.copy(self)
+        twin.backend, twin.fast = fast.TORCH, None
+        return twin
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt)

@@ -97,7 +97,9 @@ def evaluate(
                     if distractors and n_distractors else [])
         all_articles = articles + extra + news
         index_dir, index_info = prepare_index(Path(work_dir) / name, all_articles, encoder, context)
-        bot = Assistant(index_dir, encoder, settings=settings, policy=policy, watch=False)
+        # Questions are embedded in float32 whatever built the index, as `daleel ask/serve` do.
+        bot = Assistant(index_dir, encoder.float32(), settings=settings, policy=policy,
+                        watch=False)
         result = _evaluate_one(bot, questions[:limit] if limit else questions, unans)
         per_dataset.append({"dataset": Path(path).name, "path": str(path), "index": index_info,
                             "distractor_articles": len(news), **result})
@@ -105,7 +107,8 @@ def evaluate(
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg())},
-        "model": {"name": encoder.name, "fingerprint": encoder.fingerprint, "dim": encoder.dim},
+        "model": {"name": encoder.name, "fingerprint": encoder.fingerprint, "dim": encoder.dim,
+                  "index_backend": encoder.backend, "question_backend": encoder.float32().backend},
         "settings": dataclasses.asdict(settings),
         "policy": dataclasses.asdict(policy),
         "context": context,
@@ -219,7 +222,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"where indexes are built and cached (default: {DEFAULT_WORK_DIR})")
     parser.add_argument("--model", default=None, help="sentence-transformers model")
     parser.add_argument("--backend", choices=BACKENDS, default=OPENVINO_INT8,
-                        help="embedding path used to build the index")
+                        help="embedding path used to build the index (questions are embedded "
+                        "in float32, as by daleel ask and serve)")
     parser.add_argument("--context", choices=CONTEXT_MODES, default=DEFAULT_CONTEXT,
                         help="what is embedded with each sentence")
 

@@ -108,6 +108,16 @@ def test_same_fingerprint_backend_recorded(int8_encoder: Encoder, encoder: Encod
 
 
 @pytest.mark.slow
+def test_float32_twin_shares_the_model(int8_encoder: Encoder, encoder: Encoder) -> None:
+    twin = int8_encoder.float32()
+    assert (twin.backend, twin.fast, twin._st) == (fast.TORCH, None, int8_encoder._st)
+    assert twin.fingerprint == int8_encoder.fingerprint and encoder.float32() is encoder
+    assert int8_encoder.fast is not None  # the int8 encoder itself is unchanged
+    np.testing.assert_allclose(twin.encode_queries(TEXTS[:4]), encoder.encode_queries(TEXTS[:4]),
+                               atol=1e-5)
+
+
+@pytest.mark.slow
 def test_export_is_cached_beside_the_model(int8_encoder: Encoder, monkeypatch) -> None:
     folder = int8_encoder.fast.folder
     assert folder.parent == int8_encoder.path.parent  # beside, so the fingerprint is untouched

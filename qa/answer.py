@@ -36,10 +36,10 @@ class Policy:
     bar.
     """
 
-    min_confidence: float = 0.861
+    min_confidence: float = 0.860
     lexical_weight: float = 0.005
     lexical_cap: float = 10.0
-    cross_lingual_offset: float = 0.057
+    cross_lingual_offset: float = 0.053
     #: Also quote a sentence adjacent to the best one, from the same article, when its ranking
     #: score is within this margin: the answer may straddle two sentences.
     second_margin: float = 1.0

@@ -31,9 +31,8 @@ class Policy:
     checking): see BENCHMARKS.md.
 
     Confidence is the best sentence's dense cosine plus a little credit for lexical overlap
-    (BM25, capped). Cross-lingual cosines run lower (an English question against Arabic text
-    scores ~0.07 below the same question in Arabic), so a mostly-Latin question gets a lower
-    bar.
+    (BM25, capped, and absent for an English question over Arabic text). Cross-lingual
+    cosines run lower too, so a mostly-Latin question gets a lower bar.
     """
 
     min_confidence: float = 0.860

@@ -6,7 +6,8 @@ Runs, one after the other so that no step shares the 2 cores with another:
    path, sentences/s and their ratio;
 2. ``bench/news_build.py --articles 0``: ``daleel build`` on the whole ANT corpus (wall time,
    peak RSS, index size), ``ask()`` latency and IVF Recall@10 against exact search;
-3. ``daleel eval`` on XQuAD-ar and TyDi-ar with each path (fresh indexes): Recall@1/5.
+3. ``daleel eval`` on XQuAD-ar and TyDi-ar with an index built on each path (fresh indexes;
+   questions are embedded in float32 either way, as users' are): Recall@1/5.
 
 Then writes ``bench/results/scale.json`` and rewrites the block between the ``scale:begin`` and
 ``scale:end`` markers of BENCHMARKS.md with the figures and the issue's targets.
@@ -77,7 +78,7 @@ def render(r: dict) -> str:
     ]
     for d in q["torch"]:
         lines.append(
-            f"| {d}: R@1 / R@5, float32 vs int8 | {q['torch'][d]['recall@1']} / "
+            f"| {d}: R@1 / R@5, float32 vs int8 index | {q['torch'][d]['recall@1']} / "
             f"{q['torch'][d]['recall@5']} vs {q['openvino-int8'][d]['recall@1']} / "
             f"{q['openvino-int8'][d]['recall@5']} | R@5 within 1 point {met(r5_gap <= 1)} |")
     lines += [

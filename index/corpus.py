@@ -282,12 +282,13 @@ def _read_lines(path: Path, file_id: str, warnings: list[str]) -> Iterator[Artic
                 yield _record(obj, f"{file_id}:{lineno}", f"{where}:{lineno}")
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         what = "gzip " if gz else ""
+        why = getattr(exc, "strerror", None) or exc  # an OSError's text repeats the file name
         if lineno == 0:
-            reason = f"cannot read {what}file ({exc}); check it is a valid {what}file"
+            yield Skipped(where, f"cannot read {what}file ({why}); check it is a valid {what}file")
         else:
-            reason = (f"{what}file damaged or truncated after line {lineno} ({exc}); the lines "
-                      "before were read; re-download or re-create the file")
-        yield Skipped(f"{where}:{lineno + 1}", reason)
+            yield Skipped(f"{where}:{lineno + 1}", f"{what}file damaged or truncated after line "
+                          f"{lineno} ({why}); the lines before were read; re-download or "
+                          "re-create the file")
         return
     if cp1256_lines:
         warnings.append(f"decoded {cp1256_lines} line(s) of {where} as cp1256 (Windows Arabic): "

@@ -82,12 +82,10 @@ def load(
     source_id: str,
     model_path: Path | None = None,
     name: str = "model",
-    threads: int | None = None,
 ) -> fast.FastModel:
     """Export ``st`` for ``backend`` if not cached yet, and return a runner for it."""
     folder = ensure_export(st, backend, source_id=source_id, model_path=model_path, name=name)
-    return fast.FastModel(st, folder, threads=threads)
-
+    return fast.FastModel(st, folder)
 
 
 def export_dir(source_id: str, backend: str, model_path: Path | None, name: str) -> Path:
@@ -135,9 +133,6 @@ def ensure_export(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
-
-
-# --- export ------------------------------------------------------------------------------
 
 
 def _traceable(st: Any) -> tuple[Any, list[str], tuple[Any, ...]]:

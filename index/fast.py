@@ -93,14 +93,14 @@ def telemetry_off() -> Iterator[None]:
 class FastModel:
     """Runs an exported int8 model; tokenization and prompts come from the loaded ``st``."""
 
-    def __init__(self, st: Any, folder: Path, *, threads: int | None = None) -> None:
+    def __init__(self, st: Any, folder: Path) -> None:
         stamp = json.loads((folder / STAMP).read_text(encoding="utf-8"))
         self.backend: str = stamp["backend"]
         self.inputs: list[str] = stamp["inputs"]
         self.folder = folder
         self._st = st
         self.dim = int(st.get_embedding_dimension())
-        self.threads = threads or physical_cores()
+        self.threads = physical_cores()
         self._run = _RUNNERS[self.backend](folder, self.threads)
         # Batches are cut from one padded tensor by slicing off trailing padding columns, which
         # is only right when the tokenizer pads on the right (BERT-style ones all do).

@@ -33,13 +33,10 @@ def default_index_dir() -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    # The level is set on the handler too: some libraries (bm25s) set their own loggers to
-    # DEBUG, and their records reach the root handler whatever the root logger's level is.
-    level = logging.DEBUG if args.verbose else logging.WARNING
-    handler = logging.StreamHandler()
-    handler.setLevel(level)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler])
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     from index.embed import EncoderError
     from index.model import ModelConversionError
     from index.store import StoreError

@@ -30,7 +30,7 @@ from index.build import build_index
 from index.chunk import CONTEXT_MODES, DEFAULT_CONTEXT
 from index.corpus import Article, iter_articles, read_corpus
 from index.embed import Encoder
-from index.fast import BACKENDS, OPENVINO_INT8
+from index.fast import BACKENDS, OPENVINO_INT8, TORCH
 from qa.answer import Policy, QuestionError, check_question
 from qa.assistant import Assistant
 from qa.datasets import Question, assign_gold, load_dataset, read_questions
@@ -82,6 +82,8 @@ def evaluate(
     settings, policy = settings or Settings(), policy or Policy()
     unans = [dataclasses.replace(q, answerable=False)
              for q in (read_questions(Path(unanswerable)) if unanswerable else [])]
+    # Questions are embedded in float32 whatever built the index, as `daleel ask/serve` do.
+    asker = encoder.float32()
     per_dataset = []
     for path in dataset_paths:
         articles, questions = load_dataset(path)
@@ -89,17 +91,14 @@ def evaluate(
             raise ValueError(f"{path} holds questions only: give the articles they ask about "
                              "(--corpus PATH) or news articles (--distractors)")
         name = index_name(Path(path), distractors and n_distractors, corpus, context)
-        backend = encoder.backend
-        if backend != "torch":  # each embedding path gets its own index: compared side by side
-            name += f"+{backend}"
+        if encoder.backend != TORCH:  # each embedding path gets its own index: side by side
+            name += f"+{encoder.backend}"
         extra = read_corpus(corpus).articles if corpus else []
         news = list(itertools.islice(iter_articles(distractors, [], []), n_distractors)
                     if distractors and n_distractors else [])
         all_articles = articles + extra + news
         index_dir, index_info = prepare_index(Path(work_dir) / name, all_articles, encoder, context)
-        # Questions are embedded in float32 whatever built the index, as `daleel ask/serve` do.
-        bot = Assistant(index_dir, encoder.float32(), settings=settings, policy=policy,
-                        watch=False)
+        bot = Assistant(index_dir, asker, settings=settings, policy=policy, watch=False)
         result = _evaluate_one(bot, questions[:limit] if limit else questions, unans)
         per_dataset.append({"dataset": Path(path).name, "path": str(path), "index": index_info,
                             "distractor_articles": len(news), **result})
@@ -108,7 +107,7 @@ def evaluate(
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg())},
         "model": {"name": encoder.name, "fingerprint": encoder.fingerprint, "dim": encoder.dim,
-                  "index_backend": encoder.backend, "question_backend": encoder.float32().backend},
+                  "index_backend": encoder.backend, "question_backend": asker.backend},
         "settings": dataclasses.asdict(settings),
         "policy": dataclasses.asdict(policy),
         "context": context,

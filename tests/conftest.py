@@ -38,6 +38,9 @@ class FakeEncoder:
         v[0] += 0.01  # never the zero vector
         return v / np.linalg.norm(v)
 
+    def float32(self) -> FakeEncoder:
+        return self
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim))
 

@@ -304,6 +304,14 @@ def test_not_gzip_skipped(tmp_path: Path) -> None:
     assert "gzip" in reason
 
 
+def test_unreadable_jsonl_is_skipped_once_by_its_file_name(tmp_path: Path) -> None:
+    (tmp_path / "gone.jsonl").symlink_to(tmp_path / "missing.jsonl")  # a dangling link
+    corpus = read_corpus([tmp_path])
+    [skip] = corpus.skipped
+    assert skip.path == str(tmp_path / "gone.jsonl")  # the file, not a line of it
+    assert "cannot read file" in skip.reason and "gone.jsonl" not in skip.reason
+
+
 def test_html_script_kept_verbatim(tmp_path: Path) -> None:
     raw = f"<h1>{TITLE}</h1>\n<script>alert('x')</script><p>{BODY}</p>\n"
     art = only(read_corpus([write(tmp_path / "a.txt", raw)]))

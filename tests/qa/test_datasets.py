@@ -8,43 +8,7 @@ import pytest
 
 from index.segment import split_sentences
 from qa import datasets as ds
-
-PARAGRAPHS = {
-    "نهر_النيل": [
-        "يعد نهر النيل أطول أنهار العالم، إذ يبلغ طوله نحو 6650 كيلومترا. ينبع النهر من "
-        "بحيرة فيكتوريا في شرق أفريقيا. ويصب في البحر الأبيض المتوسط شمال مصر.",
-        "بني السد العالي في أسوان بين عامي 1960 و1970. وقد ساعد السد في حماية مصر من "
-        "الفيضانات. كما يولد السد كميات كبيرة من الكهرباء.",
-    ],
-    "القهوة": [
-        "اكتشفت القهوة لأول مرة في إثيوبيا حسب الروايات المتداولة. ثم انتقلت زراعتها إلى "
-        "اليمن في القرن الخامس عشر. ومن ميناء المخا انتشرت إلى بقية العالم.",
-        "تعد البرازيل أكبر منتج للقهوة في العالم اليوم. وتأتي فيتنام في المرتبة الثانية. "
-        "ويستهلك الفنلنديون أكبر كمية من القهوة للفرد.",
-    ],
-}
-QUESTIONS = [  # (title, paragraph, question, answer text)
-    ("نهر_النيل", 0, "كم يبلغ طول نهر النيل؟", "6650 كيلومترا"),
-    ("نهر_النيل", 0, "من أين ينبع نهر النيل؟", "بحيرة فيكتوريا"),
-    ("نهر_النيل", 0, "أين يصب نهر النيل؟", "البحر الأبيض المتوسط"),
-    ("نهر_النيل", 1, "متى بني السد العالي؟", "بين عامي 1960 و1970"),
-    ("نهر_النيل", 1, "ماذا يولد السد العالي؟", "الكهرباء"),
-    ("القهوة", 0, "أين اكتشفت القهوة لأول مرة؟", "إثيوبيا"),
-    ("القهوة", 0, "متى انتقلت زراعة القهوة إلى اليمن؟", "القرن الخامس عشر"),
-    ("القهوة", 1, "ما هي أكبر دولة منتجة للقهوة؟", "البرازيل"),
-]
-
-def squad(paragraphs: dict[str, list[str]] = PARAGRAPHS) -> dict:
-    data = []
-    for title, contexts in paragraphs.items():
-        paras = [{"context": c, "qas": []} for c in contexts]
-        for n, (t, p, question, answer) in enumerate(QUESTIONS):
-            if t == title:
-                start = contexts[p].index(answer)
-                paras[p]["qas"].append({"id": f"q{n}", "question": question,
-                                        "answers": [{"text": answer, "answer_start": start}]})
-        data.append({"title": title, "paragraphs": paras})
-    return {"version": "1.1", "data": data}
+from tests.qa.conftest import PARAGRAPHS, QUESTIONS, squad
 
 
 def test_locate_inside_between_and_past_the_end():

@@ -10,7 +10,7 @@ import pytest
 
 from qa import evaluate as ev
 from tests.conftest import SEED_ID, SEEDS
-from tests.qa.test_datasets import PARAGRAPHS, QUESTIONS, squad
+from tests.qa.conftest import PARAGRAPHS, QUESTIONS, squad
 
 UNANSWERABLE = ["ما هي عاصمة اليابان؟", "من فاز بكأس العالم عام 2022؟", "What is 2 + 2?"]
 
@@ -40,10 +40,10 @@ def test_metrics_by_hand():
     assert ev.retrieval_metrics([], [])["recall@1"] is None
 
 
-def test_questions_without_articles_say_what_to_do(tmp_path):
+def test_questions_without_articles_say_what_to_do(tmp_path, fake_encoder):
     (tmp_path / "q.jsonl").write_text('{"question": "متى؟"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="--corpus"):
-        ev.evaluate([tmp_path / "q.jsonl"], work_dir=tmp_path, encoder=object())
+        ev.evaluate([tmp_path / "q.jsonl"], work_dir=tmp_path, encoder=fake_encoder)
 
 
 # -- with the real model ----------------------------------------------------------------

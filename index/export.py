@@ -14,8 +14,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from index import fast
+from index.model import default_cache_dir, ensure_folder
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +92,6 @@ def export_dir(source_id: str, backend: str, model_path: Path | None, name: str)
     if model_path is not None and os.access(model_path.parent, os.W_OK):
         root, stem = model_path.parent, model_path.name
     else:
-        from index.model import default_cache_dir
-
         root, stem = default_cache_dir(), re.sub(r"[^\w.-]+", "_", name)
     return root / f"{stem}.{backend}-{source_id[:12]}-v{EXPORT_VERSION}"
 
@@ -105,13 +102,8 @@ def ensure_export(
     """Return the export folder of ``st`` for ``backend``, exporting once (~30 s for e5-small)."""
     fast.require(backend)
     target = export_dir(source_id, backend, model_path, name)
-    if (target / fast.STAMP).is_file():
-        return target
-    if target.exists():  # no stamp: an interrupted export; never use it
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".exporting-", dir=target.parent))
-    try:
+
+    def make(tmp: Path) -> None:
         logger.info("Exporting the embedding model to %s at %s (once)", backend, target)
         inputs = _EXPORTERS[backend](st, tmp)
         stamp = {
@@ -125,14 +117,8 @@ def ensure_export(
         }
         # The stamp is written last: its presence marks the folder complete.
         (tmp / fast.STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / fast.STAMP).is_file():  # not another process finishing first
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    return ensure_folder(target, fast.STAMP, make, tmp_prefix=".exporting-")
 
 
 def _traceable(st: Any) -> tuple[Any, list[str], tuple[Any, ...]]:

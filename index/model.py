@@ -16,6 +16,7 @@ import os
 import shutil
 import struct
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,20 +96,33 @@ def ensure_model(cache_dir: str | Path | None = None, weights: str | Path | None
     sha = file_sha256(src)
     root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     target = root / f"multilingual-e5-small-q4-{sha[:12]}-v{CONVERTER_VERSION}"
-    if (target / _STAMP).is_file():
+
+    def make(tmp: Path) -> None:
+        logger.info("Converting %s into a sentence-transformers folder at %s", src, target)
+        convert(src, tmp, source_sha256=sha)
+
+    return ensure_folder(target, _STAMP, make, tmp_prefix=".converting-")
+
+
+def ensure_folder(
+    target: Path, stamp: str, make: Callable[[Path], None], *, tmp_prefix: str = ".making-"
+) -> Path:
+    """Return ``target``, made once by ``make(tmp)`` in a temporary sibling and renamed into
+    place. ``make`` writes the file ``stamp`` last: a folder without it (an interrupted run) is
+    never used, and is replaced. Concurrent makers are fine: the first rename wins."""
+    if (target / stamp).is_file():
         return target
     if target.exists():  # no stamp: not ours, or not finished; never use it
         shutil.rmtree(target)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".converting-", dir=root))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=tmp_prefix, dir=target.parent))
     try:
-        logger.info("Converting %s into a sentence-transformers folder at %s", src, target)
-        convert(src, tmp, source_sha256=sha)
+        make(tmp)
         try:
             os.rename(tmp, target)
         except OSError:
             # Another process finished first (target exists and is non-empty): use theirs.
-            if not (target / _STAMP).is_file():
+            if not (target / stamp).is_file():
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,232 @@
+"""The reader: a cross-encoder that reads a question with one candidate sentence and judges it.
+
+Retrieval embeds the question and the sentence apart, so it cannot tell a sentence that answers
+from one on the same subject. The reader reads both together (e5-small's lower layers, frozen,
+plus top layers and two small heads trained by ``scripts/train_reader.py`` on AAQAD) and gives,
+for each candidate sentence:
+
+* ``score``: a logit, used to rerank the retrieved candidates;
+* ``probability``: that logit calibrated (Platt scaling on a held-out slice of AAQAD-train);
+* ``span``: the answer phrase as character offsets into the sentence, or None.
+
+It never rewrites text: a span is a pair of offsets into the sentence it was given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "reader_weights"
+WEIGHTS_FILE = "reader.safetensors"
+CONFIG_FILE = "reader.json"
+QUESTION_PREFIX = "query: "
+PASSAGE_PREFIX = "passage: "
+#: Longest answer phrase the span decoder returns, in tokens.
+MAX_ANSWER_TOKENS = 30
+
+
+class ReaderError(RuntimeError):
+    """The reader's weights are missing, damaged or made for another base model."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderConfig:
+    """What the weights file needs to be used: its base, shape, limits and calibration."""
+
+    base_fingerprint: str
+    top_layers: int
+    max_question_tokens: int = 64
+    max_length: int = 192
+    #: Platt scaling of the answer logit: probability = sigmoid(scale * logit + bias).
+    scale: float = 1.0
+    bias: float = 0.0
+    sha256: str = ""
+    trained: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The reader's verdict on one (question, sentence) pair."""
+
+    score: float
+    probability: float
+    #: (start, end) character offsets of the answer phrase in the sentence, or None.
+    span: tuple[int, int] | None
+
+
+def passage_text(title: str, sentence: str) -> tuple[str, int]:
+    """The second segment the reader sees, and where the sentence starts in it."""
+    title = " ".join(title.split())
+    head = f"{PASSAGE_PREFIX}{title}\n" if title and title != " ".join(sentence.split()) else (
+        PASSAGE_PREFIX
+    )
+    return head + sentence, len(head)
+
+
+def encode_pairs(tokenizer, questions: Sequence[str], passages: Sequence[tuple[str, str]],
+                 config: ReaderConfig):
+    """Tokenize (question, headline + sentence) pairs for the reader.
+
+    Returns the tokenizer's batch (PyTorch tensors, with offsets) and, per pair, a boolean
+    mask of the tokens that belong to the sentence itself (where a span may lie) and the
+    sentence's start inside the passage text.
+    """
+    firsts, seconds, starts = [], [], []
+    for q, (title, sentence) in zip(questions, passages, strict=True):
+        firsts.append(QUESTION_PREFIX + _clip_question(tokenizer, q, config.max_question_tokens))
+        text, start = passage_text(title, sentence)
+        seconds.append(text)
+        starts.append(start)
+    batch = tokenizer(
+        firsts, seconds, padding=True, truncation="only_second", max_length=config.max_length,
+        return_offsets_mapping=True, return_tensors="pt",
+    )
+    offsets = batch.pop("offset_mapping").numpy()
+    masks = np.zeros(offsets.shape[:2], dtype=bool)
+    for i, start in enumerate(starts):
+        seq = batch.sequence_ids(i)
+        for t, s in enumerate(seq):
+            if s == 1 and offsets[i, t, 1] > offsets[i, t, 0] and offsets[i, t, 0] >= start:
+                masks[i, t] = True
+    return batch, offsets, masks, starts
+
+
+def _clip_question(tokenizer, question: str, limit: int) -> str:
+    """The question cut to ``limit`` tokens (at a token boundary, so no text is invented)."""
+    enc = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+    if len(enc["input_ids"]) <= limit:
+        return question
+    return question[: enc["offset_mapping"][limit - 1][1]]
+
+
+def best_span(start_logits: np.ndarray, end_logits: np.ndarray, mask: np.ndarray,
+              offsets: np.ndarray, sentence_start: int, sentence: str) -> tuple[int, int] | None:
+    """The highest-scoring (start <= end) token span within ``mask``, as character offsets
+    into ``sentence``, trimmed of surrounding spaces and punctuation; None if none fits."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return None
+    s, e = start_logits[idx], end_logits[idx]
+    total = s[:, None] + e[None, :]
+    pos = np.arange(len(idx))
+    allowed = (pos[None, :] >= pos[:, None]) & (pos[None, :] - pos[:, None] < MAX_ANSWER_TOKENS)
+    total = np.where(allowed, total, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(total)), total.shape)
+    a = int(offsets[idx[i], 0]) - sentence_start
+    b = int(offsets[idx[j], 1]) - sentence_start
+    return trim_span(sentence, max(a, 0), min(b, len(sentence)))
+
+
+_EDGE = " \t\n\u00a0.,،؛;:!?؟()[]{}«»\"'“”‘’-–—"
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """(start, end) narrowed past spaces and punctuation at either edge; None if empty."""
+    while start < end and text[start] in _EDGE:
+        start += 1
+    while end > start and text[end - 1] in _EDGE:
+        end -= 1
+    return (start, end) if end > start else None
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- the network (training and the float32 runtime) ---------------------------------------------
+def build_net(base_folder: Path, top_layers: int):
+    """The reader network over the e5 folder at ``base_folder``, with its lower layers frozen,
+    and the base's fast tokenizer."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    base = AutoModel.from_pretrained(str(base_folder), add_pooling_layer=False)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_folder))
+    net = ReaderNet(base)
+    n = len(base.encoder.layer)
+    if not 1 <= top_layers <= n:
+        raise ValueError(f"top_layers must be 1..{n}, got {top_layers}")
+    for p in net.parameters():
+        p.requires_grad = False
+    for layer in base.encoder.layer[n - top_layers:]:
+        for p in layer.parameters():
+            p.requires_grad = True
+    for head in (net.answer, net.span):
+        for p in head.parameters():
+            p.requires_grad = True
+    torch.manual_seed(0)
+    return net, tokenizer
+
+
+def _net_class():
+    import torch
+
+    class _ReaderNet(torch.nn.Module):
+        """e5-small with an answerability head on <s> and a start/end head on every token."""
+
+        def __init__(self, base) -> None:
+            super().__init__()
+            self.base = base
+            hidden = base.config.hidden_size
+            self.answer = torch.nn.Linear(hidden, 1)
+            self.span = torch.nn.Linear(hidden, 2)
+
+        def forward(self, input_ids, attention_mask, **_):
+            h = self.base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            start, end = self.span(h).unbind(-1)
+            return self.answer(h[:, 0]).squeeze(-1), start, end
+
+    return _ReaderNet
+
+
+def ReaderNet(base):  # noqa: N802 - a class made lazily so importing qa.reader needs no torch
+    return _net_class()(base)
+
+
+def trainable_state(net) -> dict:
+    """The parameters training changes (top layers and heads), by name."""
+    return {k: v.detach().clone() for k, v in net.named_parameters() if v.requires_grad}
+
+
+def load_trainable(net, state: dict) -> None:
+    missing = set(trainable_state(net)) - set(state)
+    if missing:
+        raise ReaderError(f"reader weights lack {len(missing)} tensors, e.g. {sorted(missing)[0]}")
+    net.load_state_dict(state, strict=False)
+
+
+def save(net, config: ReaderConfig, out: Path, *, scale: float, bias: float,
+         trained: dict) -> Path:
+    """Write the weights (top layers in float16, heads in float32) and their config."""
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if k.startswith("base.") else v.float()).contiguous()
+             for k, v in trainable_state(net).items()}
+    tmp = out / (WEIGHTS_FILE + ".tmp")
+    save_file(state, str(tmp))
+    tmp.replace(out / WEIGHTS_FILE)
+    final = ReaderConfig(
+        base_fingerprint=config.base_fingerprint, top_layers=config.top_layers,
+        max_question_tokens=config.max_question_tokens, max_length=config.max_length,
+        scale=scale, bias=bias, sha256=file_sha256(out / WEIGHTS_FILE), trained=trained)
+    (out / CONFIG_FILE).write_text(final.to_json() + "\n", encoding="utf-8")
+    return out / WEIGHTS_FILE

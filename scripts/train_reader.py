@@ -1,0 +1,368 @@
+"""Train the answer reader (qa/reader.py) on AAQAD-train; resumable, seeded, time-boxed.
+
+    .venv/bin/python scripts/train_reader.py [--data ../shared/data] [--minutes 90]
+
+What it trains: the top ``--layers`` transformer layers of the bundled e5-small (the rest stay
+frozen, so only those layers and two small heads are committed) on (question, headline +
+sentence) pairs cut from AAQAD-train's Wikipedia paragraphs by the project's own sentence
+splitter. Labels:
+
+* the sentence holding the answer is positive (with the answer span as its target);
+* up to 3 other sentences of the same paragraph are negatives (the near misses retrieval makes),
+  the ones sharing most terms with the question first;
+* for an unanswerable question, its 2 most overlapping paragraph sentences are negatives;
+* one sentence from another article is an easy negative.
+
+AAQAD is aligned automatically and noisy (shared/data/README.md). Filters, counted in the log:
+an answer whose text is not at its offset is moved to its only occurrence or dropped; an answer
+whose text occurs in several sentences is pinned to the one sharing most question terms; a
+positive that shares no content term with its question (likely misaligned) gets weight 0.3.
+
+5 % of the articles (by a seeded hash) are kept out as a dev split: its pairs measure the run
+and fit the probability calibration. XQuAD-ar and TyDi-ar are never read here; TyDi-ar stays
+held out, XQuAD-ar is what the retrieval+reader fusion is tuned on.
+
+Checkpoints go to ``--work`` every ``--checkpoint-every`` steps; rerunning the same command
+resumes from the last one. The weights (fp16 top layers, fp32 heads), their config with sha256
+and calibration are written to ``qa/reader_weights/``; the log and metrics to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from index.lexical import analyze  # noqa: E402
+from index.segment import split_sentences  # noqa: E402
+from qa import reader as R  # noqa: E402
+from qa.metrics import exact_match, roc_auc, token_f1  # noqa: E402
+
+log = logging.getLogger("train_reader")
+NOISY_WEIGHT = 0.3
+
+
+# -- examples ----------------------------------------------------------------------------------
+def load_pairs(path: Path, seed: int, dev_share: float = 0.05):
+    """(train, dev) lists of pair dicts from a SQuAD-2.0 file, with the noise filters applied."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    rng = random.Random(seed)
+    stats = {"questions": 0, "answerable": 0, "unanswerable": 0, "moved": 0, "dropped": 0,
+             "pinned": 0, "noisy": 0, "crossing_span": 0}
+    # Every sentence, for easy negatives from other articles.
+    pool: list[tuple[int, str, str]] = []
+    paragraphs = []
+    for a, entry in enumerate(data):
+        title = str(entry.get("title", "")).replace("_", " ").strip()
+        for para in entry["paragraphs"]:
+            ctx = para["context"]
+            spans = split_sentences(ctx)
+            paragraphs.append((a, title, ctx, spans, para["qas"]))
+            pool.extend((a, title, ctx[s:e]) for s, e in spans)
+    train, dev = [], []
+    for a, title, ctx, spans, qas in paragraphs:
+        is_dev = (zlib.crc32(f"{seed}:{title}".encode()) % 1000) < dev_share * 1000
+        out = dev if is_dev else train
+        sents = [ctx[s:e] for s, e in spans]
+        terms = [set(analyze(t)) for t in sents]
+        for qa in qas:
+            q = qa["question"].strip()
+            if not q or not spans:
+                continue
+            stats["questions"] += 1
+            qterms = set(analyze(q))
+            overlap = [len(qterms & t) for t in terms]
+            by_overlap = sorted(range(len(sents)), key=lambda i: (-overlap[i], i))
+            answers = [] if qa.get("is_impossible") else qa.get("answers", [])
+            gold = None
+            if answers:
+                gold = _locate_answer(ctx, spans, answers[0], overlap, stats)
+                if gold is None:
+                    stats["dropped"] += 1
+                    continue
+            base = {"question": q, "title": title, "article": a}
+            if gold is not None:
+                stats["answerable"] += 1
+                i, (s, e) = gold
+                weight = 1.0
+                if overlap[i] == 0:
+                    weight = NOISY_WEIGHT
+                    stats["noisy"] += 1
+                out.append({**base, "sentence": sents[i], "label": 1.0, "weight": weight,
+                            "span": (s, e)})
+                negs = [j for j in by_overlap if j != i][:3]
+            else:
+                stats["unanswerable"] += 1
+                negs = by_overlap[:2]
+            for j in negs:
+                out.append({**base, "sentence": sents[j], "label": 0.0, "weight": 1.0,
+                            "span": None})
+            for _ in range(5):  # one easy negative from another article
+                oa, ot, osent = pool[rng.randrange(len(pool))]
+                if oa != a:
+                    out.append({**base, "title": ot, "sentence": osent, "label": 0.0,
+                                "weight": 1.0, "span": None})
+                    break
+    return train, dev, stats
+
+
+def _locate_answer(ctx, spans, answer, overlap, stats):
+    """(sentence index, span within it) for one SQuAD answer, or None when it cannot be placed."""
+    text = answer["text"].strip()
+    start = int(answer["answer_start"])
+    if not text:
+        return None
+    if ctx[start:start + len(text)] != text:
+        hits = _occurrences(ctx, text)
+        if len(hits) != 1:
+            return None
+        start = hits[0]
+        stats["moved"] += 1
+    hits = _occurrences(ctx, text)
+    holders = {_sentence_of(spans, h): h for h in hits}
+    holders.pop(None, None)
+    if len(holders) > 1:  # several mentions: trust the sentence that shares most question terms
+        best = max(holders, key=lambda i: (overlap[i], i == _sentence_of(spans, start)))
+        if best != _sentence_of(spans, start):
+            stats["pinned"] += 1
+        start = holders[best]
+    i = _sentence_of(spans, start)
+    if i is None:
+        return None
+    s, e = spans[i]
+    if start + len(text) > e:
+        stats["crossing_span"] += 1
+        return None
+    return i, (start - s, start - s + len(text))
+
+
+def _occurrences(text: str, sub: str) -> list[int]:
+    out, i = [], text.find(sub)
+    while i >= 0:
+        out.append(i)
+        i = text.find(sub, i + 1)
+    return out
+
+
+def _sentence_of(spans, offset):
+    for i, (s, e) in enumerate(spans):
+        if s <= offset < e:
+            return i
+    return None
+
+
+# -- model -------------------------------------------------------------------------------------
+def make_batch(tokenizer, pairs, config):
+    batch, offsets, masks, starts = R.encode_pairs(
+        tokenizer, [p["question"] for p in pairs], [(p["title"], p["sentence"]) for p in pairs],
+        config)
+    n, t = masks.shape
+    start_t = np.full(n, -100, dtype=np.int64)
+    end_t = np.full(n, -100, dtype=np.int64)
+    for i, p in enumerate(pairs):
+        if p["span"] is None:
+            continue
+        a, b = p["span"][0] + starts[i], p["span"][1] + starts[i]
+        toks = np.flatnonzero(masks[i])
+        first = [k for k in toks if offsets[i, k, 0] <= a < offsets[i, k, 1]
+                 or offsets[i, k, 0] >= a]
+        last = [k for k in toks if offsets[i, k, 0] < b]
+        if first and last and first[0] <= last[-1]:
+            start_t[i], end_t[i] = first[0], last[-1]
+    return (batch, torch.from_numpy(masks), torch.tensor([p["label"] for p in pairs]),
+            torch.tensor([p["weight"] for p in pairs]), torch.from_numpy(start_t),
+            torch.from_numpy(end_t))
+
+
+def loss_of(net, tokenizer, pairs, config):
+    batch, masks, labels, weights, start_t, end_t = make_batch(tokenizer, pairs, config)
+    answer, start, end = net(**batch)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+        answer, labels, weight=weights, reduction="sum") / weights.sum()
+    neg = torch.finfo(start.dtype).min
+    start = start.masked_fill(~masks, neg)
+    end = end.masked_fill(~masks, neg)
+    has = start_t >= 0
+    span = torch.zeros(())
+    if has.any():
+        ce = torch.nn.functional.cross_entropy
+        span = (ce(start[has], start_t[has]) + ce(end[has], end_t[has])) / 2
+    return bce + 0.5 * span, bce.item(), span.item()
+
+
+# -- evaluation --------------------------------------------------------------------------------
+@torch.no_grad()
+def evaluate(net, tokenizer, pairs, config, batch_size=64):
+    net.eval()
+    logits, spans = [], []
+    for i in range(0, len(pairs), batch_size):
+        chunk = pairs[i:i + batch_size]
+        batch, offsets, masks, starts = R.encode_pairs(
+            tokenizer, [p["question"] for p in chunk], [(p["title"], p["sentence"]) for p in chunk],
+            config)
+        answer, start, end = net(**batch)
+        logits.extend(answer.tolist())
+        for k, p in enumerate(chunk):
+            spans.append(R.best_span(start[k].numpy(), end[k].numpy(), masks[k], offsets[k],
+                                     starts[k], p["sentence"]))
+    net.train()
+    labels = np.array([p["label"] for p in pairs])
+    logits = np.array(logits)
+    f1s, ems = [], []
+    for p, sp in zip(pairs, spans, strict=True):
+        if p["span"] is None:
+            continue
+        gold = p["sentence"][p["span"][0]:p["span"][1]]
+        pred = p["sentence"][sp[0]:sp[1]] if sp else ""
+        f1s.append(token_f1(pred, gold))
+        ems.append(exact_match(pred, gold))
+    # Per question: does the positive outscore the paragraph's negatives?
+    by_q: dict[str, list[tuple[float, float]]] = {}
+    for p, lg in zip(pairs, logits, strict=True):
+        by_q.setdefault(p["question"], []).append((lg, p["label"]))
+    top1 = [max(v)[1] for v in by_q.values() if any(lab for _, lab in v)]
+    return {"pairs": len(pairs), "auc": roc_auc(labels > 0.5, logits), "top1": float(np.mean(top1)),
+            "span_f1": float(np.mean(f1s)), "span_em": float(np.mean(ems))}, logits, labels
+
+
+def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    x = torch.tensor(logits, dtype=torch.float64)
+    y = torch.tensor(labels, dtype=torch.float64)
+    a = torch.ones((), dtype=torch.float64, requires_grad=True)
+    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([a, b], max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(a * x + b, y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(a), float(b)
+
+
+# -- main --------------------------------------------------------------------------------------
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--work", type=Path, default=ROOT / ".daleel" / "reader-train")
+    ap.add_argument("--out", type=Path, default=R.WEIGHTS_DIR)
+    ap.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=6e-5)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--minutes", type=float, default=110.0,
+                    help="stop training (and export) after this much wall time in this run")
+    ap.add_argument("--checkpoint-every", type=int, default=200)
+    ap.add_argument("--limit", type=int, default=0, help="use only this many train pairs (smoke)")
+    args = ap.parse_args(argv)
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(message)s",
+        handlers=[logging.StreamHandler(), logging.FileHandler(args.results / "reader_train.log")])
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    from index.embed import Encoder
+
+    enc = Encoder()
+    net, tokenizer = R.build_net(enc.path, args.layers)
+    config = R.ReaderConfig(base_fingerprint=enc.fingerprint, top_layers=args.layers)
+    del enc
+
+    train, dev, stats = load_pairs(args.data / "aaqad-train.ar.json", args.seed)
+    log.info("pairs: train %d, dev %d; filters %s", len(train), len(dev), stats)
+    if args.limit:
+        train = train[:args.limit]
+        dev = dev[: max(64, args.limit // 4)]
+    order = np.random.default_rng(args.seed).permutation(len(train))
+    steps_per_epoch = len(train) // args.batch
+    total = int(steps_per_epoch * args.epochs)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    warm = max(1, total // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * max(0.0, 1 - s / max(1, total)))
+
+    ckpt = args.work / "checkpoint.pt"
+    step = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=True)
+        if state["total"] == total and state["seed"] == args.seed:
+            R.load_trainable(net, state["trainable"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            torch.set_rng_state(state["rng"])
+            step = state["step"]
+            log.info("resumed at step %d of %d", step, total)
+        else:
+            log.info("checkpoint is for another run (total/seed differ); starting over")
+
+    net.train()
+    t0 = time.monotonic()
+    seen, run_bce, run_span = 0, 0.0, 0.0
+    while step < total:
+        if time.monotonic() - t0 > args.minutes * 60:
+            log.info("time box reached at step %d of %d", step, total)
+            break
+        e = step % steps_per_epoch
+        if e == 0 and step:
+            order = np.random.default_rng(args.seed + step).permutation(len(train))
+        pairs = [train[j] for j in order[e * args.batch:(e + 1) * args.batch]]
+        loss, bce, span = loss_of(net, tokenizer, pairs, config)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        seen += len(pairs)
+        run_bce += bce
+        run_span += span
+        if step % 25 == 0:
+            rate = seen / (time.monotonic() - t0)
+            log.info("step %d/%d bce %.4f span %.4f lr %.2e %.1f pairs/s", step, total,
+                     run_bce / 25, run_span / 25, sched.get_last_lr()[0], rate)
+            run_bce = run_span = 0.0
+        if step % args.checkpoint_every == 0 or step == total:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"trainable": R.trainable_state(net), "opt": opt.state_dict(),
+                        "sched": sched.state_dict(), "rng": torch.get_rng_state(),
+                        "step": step, "total": total, "seed": args.seed}, tmp)
+            tmp.replace(ckpt)
+
+    metrics, logits, labels = evaluate(net, tokenizer, dev, config)
+    scale, bias = fit_platt(logits, labels)
+    metrics.update(step=step, total_steps=total, finished=step >= total,
+                   train_pairs=len(train), filters=stats, scale=scale, bias=bias,
+                   minutes=(time.monotonic() - t0) / 60, layers=args.layers, lr=args.lr,
+                   batch=args.batch, seed=args.seed)
+    log.info("dev: %s", json.dumps(metrics, ensure_ascii=False))
+    R.save(net, config, args.out, scale=scale, bias=bias,
+           trained={k: metrics[k] for k in ("step", "total_steps", "auc", "top1", "span_f1",
+                                            "span_em", "seed", "layers")})
+    (args.results / "reader_train.json").write_text(
+        json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -95,6 +95,13 @@ class Encoder:
         twin.backend, twin.fast = fast.TORCH, None
         return twin
 
+    def transformer(self):
+        """The loaded transformer (a ``transformers`` model): the reader builds on it."""
+        return self._st[0].auto_model
+
+    def tokenizer(self):
+        return self._st.tokenizer
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt)
 

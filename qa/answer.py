@@ -6,14 +6,15 @@ Quotes are never re-typed: each one is ``article.text[start:end]`` from the inde
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qa.records import Answer, Citation
-from qa.retrieve import Scored
+from qa.records import Answer, Citation, Hit
+from qa.rerank import Candidate
 
 MAX_QUESTION_CHARS = 1000
 NO_ANSWER = "لم أجد في المقالات المفهرسة جملة تجيب عن هذا السؤال."
@@ -26,22 +27,28 @@ class QuestionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """When to answer and how much to quote, calibrated on the seed and seed-check questions
-    in bench/questions/ (answerable and not; Arabic and English; seed-holdout is kept for
-    checking): see BENCHMARKS.md.
+    """When to answer and how much to quote.
 
-    Confidence is the best sentence's dense cosine plus a little credit for lexical overlap
-    (BM25, capped, and absent for an English question over Arabic text). Cross-lingual
-    cosines run lower too, so a mostly-Latin question gets a lower bar.
+    With the reader (the default), the best sentence is quoted when the reader's calibrated
+    probability that it answers clears ``min_probability`` (``min_probability_latin`` for a
+    mostly-Latin question over Arabic text), thresholds fitted on the written seed and
+    seed-check question sets in bench/questions/ (bench/fit_policy.py; BENCHMARKS.md).
+
+    Without a reader (retrieval only, the baseline), confidence is the best sentence's dense
+    cosine plus a little capped BM25 credit, with a lower bar for mostly-Latin questions.
     """
 
+    min_probability: float = 0.5
+    min_probability_latin: float = 0.5
     min_confidence: float = 0.860
     lexical_weight: float = 0.005
     lexical_cap: float = 10.0
     cross_lingual_offset: float = 0.053
-    #: Also quote a sentence adjacent to the best one, from the same article, when its ranking
-    #: score is within this margin: the answer may straddle two sentences.
+    #: Also quote a sentence adjacent to the best one, from the same article, when it answers
+    #: too (reader) or its ranking score is within this margin (retrieval only).
     second_margin: float = 1.0
+    #: Unverified closest sentences offered when declining.
+    related: int = 3
 
 
 def check_question(question: object) -> str:
@@ -59,6 +66,21 @@ def check_question(question: object) -> str:
     if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
         raise QuestionError("The question has no words, only punctuation or symbols.")
     return text
+
+
+# Tashkeel (harakat, tanwin, shadda, sukun, dagger alif, Quranic marks) and tatweel: a
+# diacritized question must retrieve and read like its plain twin. The index text keeps them;
+# the lexical side folds them already.
+_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8"
+                    "\u06ea-\u06ed\u0640]")
+_PRESENTATION = re.compile("[\ufb50-\ufdff\ufe70-\ufeff]")
+
+
+def normalize_question(text: str) -> str:
+    """The question as the models see it: no tashkeel or tatweel, presentation forms folded."""
+    if _PRESENTATION.search(text):
+        text = _PRESENTATION.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
+    return " ".join(_MARKS.sub("", text).split())
 
 
 # A follow-up leans on the previous turn: it opens with a conjunction glued to a question
@@ -99,43 +121,50 @@ def _previous_question(history: Sequence[Any] | None) -> str:
     return ""
 
 
-def compose(
-    question: str,
-    query: str,
-    ranked: list[Scored],
-    to_hit,
-    sentences,
-    policy: Policy,
-) -> Answer:
-    """Build the answer from ranked candidates: quote, cite, or abstain."""
+def compose(question: str, query: str, candidates: Sequence[Candidate], policy: Policy,
+            *, judged: bool) -> Answer:
+    """Quote the best candidate with its citation, or decline and list the closest ones.
+
+    ``judged`` says whether the reader has read the candidates (their hits carry its
+    probability); otherwise the retrieval-only confidence decides.
+    """
     latin = _mostly_latin(question)
-    if not ranked or not confident(ranked[0], policy, cross_lingual=latin):
-        text = NO_ANSWER_EN if latin else NO_ANSWER
-        return Answer(text=text, citations=[], answered=False, question=question, query=query)
-    best = ranked[0]
+    best = candidates[0] if candidates else None
+    if best is None or not _answers(best, policy, latin, judged):
+        return Answer(
+            text=NO_ANSWER_EN if latin else NO_ANSWER, answered=False, question=question,
+            query=query, probability=best.hit.probability if best else None,
+            related=[c.hit for c in candidates[: policy.related]],
+        )
     chosen = [best]
-    for other in ranked[1:3]:
-        if best.score - other.score <= policy.second_margin and _adjacent(sentences, best, other):
+    for other in candidates[1:3]:
+        close = (_answers(other, policy, latin, judged) if judged
+                 else best.scored.score - other.scored.score <= policy.second_margin)
+        if close and _adjacent(best.hit, other.hit, best.row, other.row):
             chosen.append(other)
             break
-    chosen.sort(key=lambda s: s.row)  # reading order within the article
-    citations = [
-        Citation(**to_hit(s).to_dict(), number=i) for i, s in enumerate(chosen, start=1)
-    ]
+    chosen.sort(key=lambda c: c.row)  # reading order within the article
+    citations = [Citation(**_fields(c.hit), number=i) for i, c in enumerate(chosen, start=1)]
     quote = " ".join(f"«{c.sentence}» [{c.number}]" for c in citations)
-    return Answer(text=quote, citations=citations, answered=True, question=question, query=query)
+    return Answer(text=quote, citations=citations, answered=True, question=question, query=query,
+                  answer=best.hit.answer, probability=best.hit.probability)
 
 
-def confident(best: Scored, policy: Policy, *, cross_lingual: bool = False) -> bool:
-    """Is the best candidate strong enough evidence to quote?"""
-    confidence = best.dense + policy.lexical_weight * min(best.lexical, policy.lexical_cap)
-    bar = policy.min_confidence - (policy.cross_lingual_offset if cross_lingual else 0.0)
-    return confidence >= bar
+def _answers(c: Candidate, policy: Policy, latin: bool, judged: bool) -> bool:
+    if judged:
+        bar = policy.min_probability_latin if latin else policy.min_probability
+        return c.hit.probability is not None and c.hit.probability >= bar
+    s = c.scored
+    confidence = s.dense + policy.lexical_weight * min(s.lexical, policy.lexical_cap)
+    return confidence >= policy.min_confidence - (policy.cross_lingual_offset if latin else 0.0)
 
 
-def _adjacent(sentences, a: Scored, b: Scored) -> bool:
-    same_article = int(sentences[a.row][0]) == int(sentences[b.row][0])
-    return same_article and abs(a.row - b.row) == 1
+def _fields(hit: Hit) -> dict[str, Any]:
+    return {f.name: getattr(hit, f.name) for f in dataclasses.fields(hit)}
+
+
+def _adjacent(a: Hit, b: Hit, row_a: int, row_b: int) -> bool:
+    return a.article_id == b.article_id and abs(row_a - row_b) == 1
 
 
 def _mostly_latin(text: str) -> bool:

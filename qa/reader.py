@@ -14,6 +14,7 @@ It never rewrites text: a span is a pair of offsets into the sentence it was giv
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -176,6 +177,7 @@ def build_net(base_folder: Path, top_layers: int):
     return net, tokenizer
 
 
+@functools.lru_cache(maxsize=1)
 def _net_class():
     import torch
 
@@ -230,3 +232,125 @@ def save(net, config: ReaderConfig, out: Path, *, scale: float, bias: float,
         scale=scale, bias=bias, sha256=file_sha256(out / WEIGHTS_FILE), trained=trained)
     (out / CONFIG_FILE).write_text(final.to_json() + "\n", encoding="utf-8")
     return out / WEIGHTS_FILE
+
+
+# -- the runtime ---------------------------------------------------------------------------------
+def load_config(weights_dir: Path) -> ReaderConfig:
+    """The config beside the weights, after checking that both files exist and match."""
+    cfg_path, weights = weights_dir / CONFIG_FILE, weights_dir / WEIGHTS_FILE
+    restore = (f"Restore it with `git checkout -- {weights_dir.name}/` in the daleel checkout "
+               "(or reinstall daleel), or retrain it: python scripts/train_reader.py")
+    for path in (cfg_path, weights):
+        if not path.is_file():
+            raise ReaderError(f"The reader's file {path} is missing. {restore}")
+    try:
+        raw = json.loads(cfg_path.read_text(encoding="utf-8"))
+        config = ReaderConfig(**raw)
+    except (ValueError, TypeError) as exc:
+        raise ReaderError(f"The reader's config {cfg_path} is unreadable ({exc}). {restore}") \
+            from None
+    if not config.sha256 or file_sha256(weights) != config.sha256:
+        raise ReaderError(f"The reader's weights {weights} are damaged (sha256 does not match "
+                          f"{cfg_path.name}). {restore}")
+    return config
+
+
+class Reader:
+    """Reads (question, sentence) pairs: a rerank score, a probability and an answer span.
+
+    It runs over the bundled e5-small: when given the assistant's encoder for that model it
+    shares its embeddings and lower layers (no second copy in memory) and adds its own top
+    layers; otherwise it loads the bundled model itself.
+    """
+
+    def __init__(self, net, tokenizer, config: ReaderConfig, *, batch_size: int = 16) -> None:
+        self.net, self.tokenizer, self.config = net.eval(), tokenizer, config
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, encoder=None, weights_dir: str | Path | None = None) -> Reader:
+        """The committed reader; raises ReaderError naming the file when it is missing,
+        damaged, or made for another base model."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from index.embed import Encoder
+
+        weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
+        config = load_config(weights_dir)
+        if encoder is None or encoder.fingerprint != config.base_fingerprint:
+            encoder = Encoder()  # the bundled base the reader was trained over
+        if encoder.fingerprint != config.base_fingerprint:
+            raise ReaderError(
+                f"The reader in {weights_dir} was trained over base model "
+                f"{config.base_fingerprint}, but the bundled model here is {encoder.fingerprint}. "
+                "Retrain it for this model: python scripts/train_reader.py")
+        try:
+            state = load_file(str(weights_dir / WEIGHTS_FILE))
+        except (SafetensorError, OSError) as exc:
+            raise ReaderError(f"Cannot read {weights_dir / WEIGHTS_FILE}: {exc}") from None
+        net = ReaderNet(_shared_base(encoder.transformer(), config.top_layers))
+        load_trainable_frozen(net, state)
+        return cls(net, encoder.tokenizer(), config)
+
+    def read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]:
+        """One Reading per (headline, sentence) passage, in order."""
+        import torch
+
+        out: list[Reading] = []
+        with torch.inference_mode():
+            for i in range(0, len(passages), self.batch_size):
+                chunk = list(passages[i:i + self.batch_size])
+                batch, offsets, masks, starts = encode_pairs(
+                    self.tokenizer, [question] * len(chunk), chunk, self.config)
+                answer, start, end = self.net(**batch)
+                for k, (_, sentence) in enumerate(chunk):
+                    logit = float(answer[k])
+                    out.append(Reading(
+                        score=logit,
+                        probability=sigmoid(self.config.scale * logit + self.config.bias),
+                        span=best_span(start[k].numpy(), end[k].numpy(), masks[k], offsets[k],
+                                       starts[k], sentence)))
+        return out
+
+
+def _shared_base(model, top_layers: int):
+    """A view of ``model`` whose top layers are fresh copies: embeddings and lower layers stay
+    shared with the encoder (read-only at inference), so the reader costs its top layers only."""
+    import copy
+
+    import torch
+
+    layers = model.encoder.layer
+    n = len(layers)
+    if not 1 <= top_layers <= n:
+        raise ReaderError(f"the reader needs {top_layers} top layers; the base has {n}")
+    encoder = copy.copy(model.encoder)
+    encoder.__dict__ = dict(model.encoder.__dict__)
+    encoder._modules = dict(model.encoder._modules)
+    encoder.layer = torch.nn.ModuleList(
+        [*layers[: n - top_layers], *(copy.deepcopy(layer) for layer in layers[n - top_layers:])])
+    base = copy.copy(model)
+    base.__dict__ = dict(model.__dict__)
+    base._modules = dict(model._modules)
+    base.encoder = encoder
+    return base
+
+
+def load_trainable_frozen(net, state: dict) -> None:
+    """Put the trained tensors (top layers, heads) into ``net`` as float32, for inference."""
+    heads = {k for k in state if not k.startswith("base.")}
+    if not heads or not any(k.startswith("base.") for k in state):
+        raise ReaderError("the reader weights hold no layers or no heads")
+    own = dict(net.named_parameters())
+    unknown = [k for k in state if k not in own]
+    if unknown:
+        raise ReaderError(f"the reader weights name tensors the network lacks: {unknown[:3]}")
+    import torch
+
+    with torch.no_grad():
+        for k, v in state.items():
+            if own[k].shape != v.shape:
+                raise ReaderError(f"reader tensor {k} has shape {tuple(v.shape)}, "
+                                  f"expected {tuple(own[k].shape)}")
+            own[k].copy_(v.float())

@@ -8,7 +8,12 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One retrieved sentence: ``article text[start:end] == sentence``, always."""
+    """One retrieved sentence: ``article text[start:end] == sentence``, always.
+
+    When the reader has judged it, ``probability`` is its calibrated estimate that the sentence
+    answers the question, and ``answer_start``/``answer_end`` (offsets into the article, inside
+    ``start:end``) mark the answer phrase; otherwise they are None.
+    """
 
     article_id: str
     title: str
@@ -19,9 +24,19 @@ class Hit:
     url: str = ""
     date: str = ""
     source: str = ""
+    probability: float | None = None
+    answer_start: int | None = None
+    answer_end: int | None = None
+
+    @property
+    def answer(self) -> str:
+        """The answer phrase, sliced from the quoted sentence ('' when none was found)."""
+        if self.answer_start is None or self.answer_end is None:
+            return ""
+        return self.sentence[self.answer_start - self.start : self.answer_end - self.start]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "answer": self.answer}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +54,20 @@ class Answer:
     question: str = ""
     #: The text actually used for retrieval (the question plus context from earlier turns).
     query: str = ""
+    #: The short answer phrase inside the first citation ('' when declined or not found).
+    answer: str = ""
+    #: The reader's calibrated probability that the best sentence answers (None without reader).
+    probability: float | None = None
+    #: When declined: the closest sentences found, not verified to answer (best first).
+    related: list[Hit] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "answered": self.answered,
             "text": self.text,
+            "answer": self.answer,
+            "probability": self.probability,
             "question": self.question,
             "citations": [c.to_dict() for c in self.citations],
+            "related": [h.to_dict() for h in self.related],
         }

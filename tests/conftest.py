@@ -49,9 +49,38 @@ class FakeEncoder:
         return self.encode_queries(texts).astype(np.float32)
 
 
+class FakeReader:
+    """Deterministic stand-in for qa.reader.Reader: a sentence answers in proportion to the
+    question's words it contains, and the answer span is the first word not in the question
+    (a plausible "new information" phrase), so expected verdicts are known exactly."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def read(self, question: str, passages):
+        from qa.reader import Reading, trim_span
+
+        self.calls.append(len(passages))
+        asked = set(re.findall(r"\w+", question.lower()))
+        out = []
+        for _, sentence in passages:
+            words = list(re.finditer(r"\w+", sentence))
+            shared = sum(w.group().lower() in asked for w in words)
+            share = shared / max(len(asked), 1)
+            new = next((w for w in words if w.group().lower() not in asked), None)
+            span = trim_span(sentence, new.start(), new.end()) if new and shared else None
+            out.append(Reading(score=4.0 * share - 2.0, probability=share, span=span))
+        return out
+
+
 @pytest.fixture
 def fake_encoder() -> FakeEncoder:
     return FakeEncoder()
+
+
+@pytest.fixture
+def fake_reader() -> FakeReader:
+    return FakeReader()
 
 
 @pytest.fixture(scope="session")

@@ -159,9 +159,8 @@ def build_app(
         cited = next((c for c in citations if c.number == number), None)
         if cited is None:
             return gr.skip()
-        data = assistant.data  # the index served now, also after a hot reload
-        row = data.article_rows.get(cited.article_id)
-        body = render.article_html(cited, None if row is None else data.articles[row])
+        # the index served now, also after a hot reload
+        body = render.article_html(cited, assistant.article(cited.article_id))
         return render.panel_html(index, citations, active=number, article=body)
 
     def rate(turns: list[Turn], verdict: Verdict):

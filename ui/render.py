@@ -35,6 +35,8 @@ LABELS = {
     "article_changed": "تغيّر هذا المقال في الفهرس منذ الإجابة؛ هذه الجملة كما اقتُبست حينها:",
     "article_missing": "لم يعد هذا المقال في الفهرس؛ هذه الجملة كما اقتُبست:",
     "cite_title": "اعرض المصدر {n}",
+    "related": "أقرب الجمل التي وُجدت (غير متحقَّق من أنها تجيب)",
+    "related_en": "Closest sentences found (not verified to answer)",
 }
 
 
@@ -102,22 +104,53 @@ def cite_button(turn: int, number: int) -> str:
     )
 
 
+def marked(sentence: str, start: int, answer_start: int | None, answer_end: int | None,
+           tag: str = "strong") -> str:
+    """``sentence`` (which starts at article offset ``start``) escaped, with the answer phrase
+    ``answer_start:answer_end`` wrapped in ``tag``; the parts are sliced by offset and escaped
+    one by one, so nothing in the text can move or break the mark."""
+    if answer_start is None or answer_end is None:
+        return esc(sentence)
+    a, b = answer_start - start, answer_end - start
+    if not 0 <= a < b <= len(sentence):
+        return esc(sentence)
+    return (f'{esc(sentence[:a])}<{tag} class="answer-phrase">{esc(sentence[a:b])}</{tag}>'
+            f"{esc(sentence[b:])}")
+
+
 def answer_html(answer: Answer, turn: int) -> str:
     """The assistant's message. Quotes are built from the citations (never re-parsed from
-    ``answer.text``); each quote is isolated with ``<bdi>`` and followed by its marker."""
+    ``answer.text``); each quote is isolated with ``<bdi>`` and followed by its marker. When
+    the reader found the answer phrase, it comes first in bold and is marked in its quote."""
     if not answer.answered or not answer.citations:
         inner = (
             f'<span class="badge badge-none">{esc(LABELS["no_answer"])}</span>'
-            f'<span class="msg-text">{esc(answer.text)}</span>'
+            f'<span class="msg-text">{esc(answer.text)}</span>{related_html(answer)}'
         )
         return _bubble("no-answer", inner, text_direction(answer.text))
     quotes = " ".join(
-        f'<span class="quote">«<bdi>{esc(c.sentence)}</bdi>»</span>&nbsp;'
-        + cite_button(turn, c.number)
+        f'<span class="quote">«<bdi>{marked(c.sentence, c.start, c.answer_start, c.answer_end)}'
+        "</bdi>»</span>&nbsp;" + cite_button(turn, c.number)
         for c in answer.citations
     )
+    lead = (f'<div class="answer-lead"><strong><bdi>{esc(answer.answer)}</bdi></strong></div>'
+            if answer.answer else "")
     direction = text_direction(" ".join(c.sentence for c in answer.citations))
-    return _bubble("answer", quotes, direction)
+    return _bubble("answer", lead + quotes, direction)
+
+
+def related_html(answer: Answer) -> str:
+    """The closest sentences of a declined answer, collapsed and labelled as unverified."""
+    if not answer.related:
+        return ""
+    label = LABELS["related_en" if text_direction(answer.text) == "ltr" else "related"]
+    items = "".join(
+        f'<li><bdi class="related-sentence">{esc(h.sentence)}</bdi>'
+        f'<span class="related-title"> — <bdi>{esc(h.title)}</bdi></span></li>'
+        for h in answer.related
+    )
+    return (f'<details class="related"><summary>{esc(label)}</summary>'
+            f'<ol class="related-list" dir="auto">{items}</ol></details>')
 
 
 def error_html(message: str) -> str:
@@ -188,7 +221,9 @@ def article_html(citation: Citation, article: Article | None) -> str:
         )
         body = (
             f'<div class="article-text" dir="{text_direction(text)}">{esc(before)}'
-            f'<mark class="cited" id="cited">{esc(quote)}</mark>{esc(after)}</div>'
+            f'<mark class="cited" id="cited">'
+            f"{marked(quote, citation.start, citation.answer_start, citation.answer_end)}"
+            f"</mark>{esc(after)}</div>'
         )
     return f'<article class="article">{head}{body}</article>'
 

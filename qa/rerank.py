@@ -1,0 +1,60 @@
+"""Judging candidates: the reader reads the top retrieved sentences with the question, and its
+verdict, fused with the retrieval score, decides their order, confidence and answer phrase."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from qa.reader import Reader
+from qa.records import Hit
+from qa.retrieve import Scored
+
+#: How many of the best retrieved sentences the reader reads (retrieval R@8 is ~97-99 %).
+DEPTH = 8
+#: Weight of the retrieval ranker's score (relative to its best candidate) beside the reader's
+#: logit; fitted on XQuAD-ar (bench/fit_fusion.py, BENCHMARKS.md).
+RETRIEVAL_WEIGHT = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A candidate sentence: how retrieval scored it (its row, dense and BM25 evidence) and
+    the hit shown to users (with the reader's verdict once judged)."""
+
+    scored: Scored
+    hit: Hit
+
+    @property
+    def row(self) -> int:
+        return self.scored.row
+
+
+def judge(
+    question: str,
+    scored: Sequence[Scored],
+    to_hit: Callable[[Scored], Hit],
+    reader: Reader | None,
+    *,
+    depth: int = DEPTH,
+    weight: float = RETRIEVAL_WEIGHT,
+) -> list[Candidate]:
+    """Candidates best first. Without a reader, in retrieval order as retrieval scored them;
+    with one, the first ``depth`` are read and reordered by reader logit + ``weight`` x the
+    retrieval score's gap to the best, and carry probability and answer offsets."""
+    out = [Candidate(s, to_hit(s)) for s in scored]
+    if reader is None or not out:
+        return out
+    head = out[:depth]
+    readings = reader.read(question, [(c.hit.title, c.hit.sentence) for c in head])
+    best = max(s.score for s in scored[: len(head)])
+    judged = []
+    for c, s, r in zip(head, scored, readings, strict=False):
+        fused = r.score + weight * (s.score - best)
+        span = (c.hit.start + r.span[0], c.hit.start + r.span[1]) if r.span else (None, None)
+        hit = dataclasses.replace(c.hit, score=round(fused, 6), probability=round(r.probability, 4),
+                                  answer_start=span[0], answer_end=span[1])
+        judged.append((fused, Candidate(s, hit)))
+    judged.sort(key=lambda x: -x[0])
+    return [c for _, c in judged] + out[depth:]

@@ -1,0 +1,148 @@
+"""The ask path with a fake encoder and a fake reader: judging, quoting, declining, spans."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from index.build import build_index
+from qa import Assistant
+from qa.answer import NO_ANSWER, NO_ANSWER_EN, Policy, compose, normalize_question
+from qa.records import Hit
+from qa.rerank import Candidate, judge
+from qa.retrieve import Scored
+from tests.conftest import FakeEncoder, FakeReader
+
+ARTICLES = [
+    {"id": "nile", "title": "نهر النيل",
+     "text": "نهر النيل\nيبلغ طول نهر النيل 6650 كيلومترا. ينبع النيل من بحيرة فيكتوريا. "
+             "ويصب النيل في البحر المتوسط."},
+    {"id": "coffee", "title": "القهوة",
+     "text": "القهوة\nاكتشفت القهوة في إثيوبيا. وتنتج البرازيل أكثر القهوة في العالم."},
+]
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("answer")
+    (root / "corpus.jsonl").write_text(
+        "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in ARTICLES), encoding="utf-8")
+    build_index([root / "corpus.jsonl"], root / "index", encoder=FakeEncoder())
+    return root / "index"
+
+
+def bot(index_dir, reader=None, **policy) -> Assistant:
+    return Assistant(index_dir, FakeEncoder(), reader=reader, policy=Policy(**policy),
+                     watch=False)
+
+
+def test_reader_reranks_and_quotes_with_the_answer_phrase(index_dir) -> None:
+    reader = FakeReader()
+    ans = bot(index_dir, reader, min_probability=0.6).ask("أين ينبع النيل من")
+    assert ans.answered and reader.calls == [7]  # every sentence of the tiny index is read
+    (c,) = ans.citations
+    article = Assistant.article(bot(index_dir), c.article_id)
+    assert article.text[c.start:c.end] == c.sentence == "ينبع النيل من بحيرة فيكتوريا."
+    assert article.text[c.answer_start:c.answer_end] == ans.answer == "بحيرة"
+    assert c.start <= c.answer_start < c.answer_end <= c.end
+    assert ans.probability == c.probability == 0.75  # 3 of the question's 4 words
+
+
+def test_declining_lists_the_closest_sentences_as_related(index_dir) -> None:
+    ans = bot(index_dir, FakeReader(), min_probability=0.99, related=2).ask("كم طول النيل")
+    assert not ans.answered and ans.citations == [] and ans.text == NO_ANSWER
+    assert len(ans.related) == 2
+    assert ans.related[0].sentence == "يبلغ طول نهر النيل 6650 كيلومترا."
+    assert ans.probability == pytest.approx(2 / 3, abs=1e-4)
+    out = ans.to_dict()
+    assert out["answered"] is False and out["related"][0]["sentence"] == ans.related[0].sentence
+
+
+def test_latin_questions_have_their_own_bar_and_english_message(index_dir) -> None:
+    ans = bot(index_dir, FakeReader(), min_probability=0.0, min_probability_latin=0.5).ask(
+        "Where is Brazil?")
+    assert not ans.answered and ans.text == NO_ANSWER_EN
+
+
+def test_search_carries_reader_verdicts(index_dir) -> None:
+    hits = bot(index_dir, FakeReader()).search("أين ينبع النيل", k=3)
+    assert [h.sentence for h in hits][0] == "ينبع النيل من بحيرة فيكتوريا."
+    assert all(h.probability is not None for h in hits)
+    probs = [h.probability for h in hits]
+    assert probs == sorted(probs, reverse=True)  # fused order, equal retrieval weight here
+    assert hits[0].to_dict()["answer"] == "من"  # the first word the question lacks
+
+
+def test_without_reader_hits_have_no_verdict(index_dir) -> None:
+    hits = bot(index_dir).search("أين ينبع النيل", k=2)
+    assert all(h.probability is None and h.answer_start is None for h in hits)
+    assert hits[0].answer == ""
+
+
+def test_diacritized_question_gets_the_plain_twins_answer(index_dir) -> None:
+    plain, marked = "أين ينبع النيل", "أَيْنَ يَنْبَعُ النِّيلُ"
+    assert normalize_question(marked) == plain
+    assert normalize_question("النيـــل") == "النيل"  # tatweel
+    b = bot(index_dir, FakeReader(), min_probability=0.6)
+    assert b.ask(marked).citations == b.ask(plain).citations
+
+
+def test_article_lookup(index_dir) -> None:
+    b = bot(index_dir)
+    assert b.article("coffee").title == "القهوة"
+    assert b.article("nope") is None
+
+
+def _hit(sentence: str, start: int, **kw) -> Hit:
+    return Hit("a", "t", sentence, start, start + len(sentence), 0.0, **kw)
+
+
+def test_compose_quotes_an_adjacent_sentence_that_answers_too() -> None:
+    one = Candidate(Scored(4, 1.0, 0.9, 1.0), _hit("أولى.", 0, probability=0.9))
+    two = Candidate(Scored(5, 0.5, 0.8, 1.0), _hit("ثانية.", 6, probability=0.7))
+    far = Candidate(Scored(9, 0.4, 0.8, 1.0), _hit("بعيدة.", 30, probability=0.95))
+    ans = compose("س؟", "س؟", [one, two], Policy(min_probability=0.6), judged=True)
+    assert [c.number for c in ans.citations] == [1, 2]
+    assert [c.sentence for c in ans.citations] == ["أولى.", "ثانية."]
+    ans = compose("س؟", "س؟", [one, far], Policy(min_probability=0.6), judged=True)
+    assert [c.sentence for c in ans.citations] == ["أولى."]
+
+
+def test_judge_reads_only_the_top_candidates() -> None:
+    scored = [Scored(i, 10.0 - i, 0.5, 0.0) for i in range(12)]
+
+    def to_hit(s: Scored) -> Hit:
+        return _hit(f"جملة رقم {s.row}", 100 * s.row)
+
+    reader = FakeReader()
+    out = judge("رقم 7", scored, to_hit, reader, depth=8, weight=0.0)
+    assert reader.calls == [8]
+    assert out[0].row in range(8) and [c.row for c in out[8:]] == [8, 9, 10, 11]
+    assert all(c.hit.probability is None for c in out[8:])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from("النيل القهوة طول ينبع البرازيل بحيرة في من كم أين ؟ ، .".split()),
+                min_size=1, max_size=6))
+def test_spans_always_lie_inside_the_quote_and_slice_back(index_dir, words) -> None:
+    question = " ".join(words)
+    b = bot(index_dir, FakeReader(), min_probability=0.0, min_probability_latin=0.0)
+    try:
+        ans = b.ask(question)
+    except Exception as exc:  # only a clear QuestionError is acceptable
+        assert type(exc).__name__ == "QuestionError"
+        return
+    for c in ans.citations:
+        text = b.article(c.article_id).text
+        assert text[c.start:c.end] == c.sentence
+        if c.answer_start is not None:
+            assert c.start <= c.answer_start < c.answer_end <= c.end
+            assert text[c.answer_start:c.answer_end] == c.answer
+            assert c.answer.strip() == c.answer
+    for h in ans.related:
+        assert b.article(h.article_id).text[h.start:h.end] == h.sentence
+    assert dataclasses.asdict(ans)  # plain records all the way down

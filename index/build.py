@@ -27,7 +27,7 @@ import numpy as np
 from index import store
 from index.chunk import DEFAULT_CONTEXT, embed_text
 from index.corpus import Article, Skipped, read_corpus
-from index.embed import Encoder
+from index.encoder import Encoder
 from index.lexical import LexicalIndex
 from index.segment import MAX_SENTENCE_CHARS, split_sentences
 

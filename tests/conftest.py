@@ -44,7 +44,7 @@ class FakeEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim))
 
-    def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         self.calls.append(len(texts))
         return self.encode_queries(texts).astype(np.float32)
 

@@ -26,8 +26,8 @@ TORCH = "torch"
 OPENVINO_INT8 = "openvino-int8"
 ONNX_INT8 = "onnx-int8"
 
-#: ``run(feeds, n_batches, show_progress)``: one float32 array of embeddings per feed.
-Runner = Callable[[Iterable[dict[str, "np.ndarray"]], int, bool], list["np.ndarray"]]
+#: ``run(feeds, n_batches)``: one float32 array of embeddings per feed.
+Runner = Callable[[Iterable[dict[str, "np.ndarray"]], int], list["np.ndarray"]]
 
 
 class Backend(Protocol):
@@ -97,13 +97,6 @@ def implementation(backend: str) -> Backend:
         raise ValueError(f"The {backend!r} backend runs in process; it has no export to run.")
     require(backend)
     return importlib.import_module(entry.module).BACKEND
-
-
-def progress(feeds: Iterable[dict], n: int, show: bool) -> Iterable[dict]:
-    """``feeds`` with a tqdm bar of ``n`` batches when ``show``."""
-    from tqdm.auto import tqdm
-
-    return tqdm(feeds, total=n, desc="Batches", disable=not show)
 
 
 @contextlib.contextmanager

@@ -123,21 +123,21 @@ class Encoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt)
 
-    def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self.passage_prompt, show_progress)
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.passage_prompt)
 
-    def _encode(self, texts: Sequence[str], prompt: str, show_progress: bool = False) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         if self.fast is not None:
-            return self.fast.encode(texts, prompt, show_progress=show_progress)
+            return self.fast.encode(texts, prompt)
         vecs = self._st.encode(
             list(texts),
             prompt=prompt or None,
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
-            show_progress_bar=show_progress,
+            show_progress_bar=False,
         )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 

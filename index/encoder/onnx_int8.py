@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from index.encoder import export
-from index.encoder.backends import Runner, progress
+from index.encoder.backends import Runner
 
 
 class OnnxInt8:
@@ -42,9 +42,7 @@ class OnnxInt8:
         session = ort.InferenceSession(
             str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
-        return lambda feeds, n, show: [
-            session.run(None, feed)[0].astype(np.float32) for feed in progress(feeds, n, show)
-        ]
+        return lambda feeds, n: [session.run(None, feed)[0].astype(np.float32) for feed in feeds]
 
 
 BACKEND = OnnxInt8()

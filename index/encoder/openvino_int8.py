@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from index.encoder import export
-from index.encoder.backends import Runner, progress, telemetry_off
+from index.encoder.backends import Runner, telemetry_off
 
 #: NNCF's SmoothQuant alpha for matmuls (see OpenVINOInt8.export).
 SMOOTH_QUANT_ALPHA = 0.65
@@ -55,10 +55,10 @@ class OpenVINOInt8:
         compiled = _Compiled(folder, threads)
         request, lock = None, threading.Lock()  # one request, so one query at a time
 
-        def run(feeds: Iterable[dict], n: int, show: bool) -> list[np.ndarray]:
+        def run(feeds: Iterable[dict], n: int) -> list[np.ndarray]:
             nonlocal request
             if n != 1:
-                return _run_bulk(compiled.get("bulk"), threads, feeds, n, show)
+                return _run_bulk(compiled.get("bulk"), threads, feeds, n)
             with lock:
                 request = request or compiled.get("one").create_infer_request()
                 return [np.array(request.infer(next(iter(feeds)))[0], dtype=np.float32)]
@@ -95,9 +95,7 @@ class _Compiled:
         return self.models[kind]
 
 
-def _run_bulk(
-    bulk: Any, threads: int, feeds: Iterable[dict], n: int, show: bool
-) -> list[np.ndarray]:
+def _run_bulk(bulk: Any, threads: int, feeds: Iterable[dict], n: int) -> list[np.ndarray]:
     # Plain requests taken in turn, no completion callbacks: a Python callback makes the
     # stream threads take the GIL, and freeing the model then deadlocks with them.
     requests = [bulk.create_infer_request() for _ in range(threads)]
@@ -108,7 +106,7 @@ def _run_bulk(
         requests[slot].wait()
         out[pending.pop(slot)] = np.array(requests[slot].get_output_tensor(0).data)
 
-    for i, feed in enumerate(progress(feeds, n, show)):
+    for i, feed in enumerate(feeds):
         slot = i % threads
         if slot in pending:
             collect(slot)

@@ -60,7 +60,6 @@ class FastModel:
         texts: Sequence[str],
         prompt: str | None,
         batch_tokens: int = BATCH_TOKENS,
-        show_progress: bool = False,
     ) -> np.ndarray:
         """L2-normalized float32 vectors, in input order.
 
@@ -84,7 +83,7 @@ class FastModel:
             }
             for idx in picks
         )
-        for idx, vecs in zip(picks, self._run(feeds, len(picks), show_progress), strict=True):
+        for idx, vecs in zip(picks, self._run(feeds, len(picks)), strict=True):
             out[idx] = vecs
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)

@@ -110,7 +110,7 @@ class InterruptingEncoder(FakeEncoder):
         super().__init__()
         self.after = after_batches
 
-    def encode_passages(self, texts, *, show_progress=False):
+    def encode_passages(self, texts):
         if len(self.calls) == self.after:
             raise KeyboardInterrupt
         return super().encode_passages(texts)

@@ -94,7 +94,7 @@ def main() -> None:
 
     import torch
 
-    from index.embed import Encoder
+    from index.encoder import Encoder
 
     texts = sample_sentences(args.n)
     words = statistics.mean(len(t.split()) for t in texts)

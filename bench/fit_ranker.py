@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from index.embed import Encoder
+from index.encoder import Encoder
 from qa import rank
 from qa.assistant import Assistant
 from qa.datasets import assign_gold, load_dataset

@@ -24,20 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
-from index import store
+from index import dense, store
 from index.chunk import DEFAULT_CONTEXT, embed_text
 from index.corpus import Article, Skipped, read_corpus
-from index.embed import Encoder
+from index.encoder import Encoder
 from index.lexical import LexicalIndex
 from index.segment import MAX_SENTENCE_CHARS, split_sentences
+from index.sentences import SentenceTable
 
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 #: Texts embedded between two checkpoints: small enough to lose little on a crash.
 CHECKPOINT_EVERY = 512
-#: Exact search up to this many vectors; IVF above (see make_dense and BENCHMARKS.md).
-EXACT_SEARCH_LIMIT = 50_000
 CHECKPOINT_DIR = ".checkpoint"
 
 
@@ -53,10 +52,6 @@ class BuildReport:
     seconds: float
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def sentences_per_second(self) -> float:
-        return self.embedded / self.seconds if self.seconds else 0.0
 
 
 def build_index(
@@ -115,13 +110,13 @@ def build_index(
     repeats = np.flatnonzero(source != np.arange(len(hashes)))
     vectors[repeats] = vectors[source[repeats]]
 
-    sentences = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    sentences = SentenceTable.from_rows(rows)
     manifest = {
         "model": model,
         "settings": {
             "context": context,
             "max_sentence_chars": MAX_SENTENCE_CHARS,
-            "dense": "flat" if len(rows) <= EXACT_SEARCH_LIMIT else "ivf",
+            "dense": dense.kind(len(rows)),
         },
         "counts": {"articles": len(articles), "sentences": len(rows)},
         "corpus_sha256": corpus_hash(articles),
@@ -134,7 +129,7 @@ def build_index(
         sentences=sentences,
         hashes=hashes,
         vectors=vectors,
-        dense=make_dense(vectors),
+        dense=dense.make(vectors),
         lexical=LexicalIndex.build(sentence_texts),
     )
     gen = store.save(data, index_dir)
@@ -159,30 +154,6 @@ def _release_memory() -> None:
     # Not glibc: nothing to do, the freed pages are reused by later allocations.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).malloc_trim(0)
-
-
-def make_dense(vectors: np.ndarray):  # -> faiss.Index
-    """Exact inner-product search while it is fast enough, IVF beyond.
-
-    Flat search is memory-bound (it reads every vector: ~30 ms at 50k vectors on 2 cores);
-    IVF reads ``nprobe`` of ``nlist`` clusters. HNSW searched as fast but took minutes to build
-    at 100k vectors here. Recall of IVF against exact search is in BENCHMARKS.md.
-    """
-    import faiss
-
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    dim = vectors.shape[1] if vectors.ndim == 2 else 0
-    if len(vectors) <= EXACT_SEARCH_LIMIT:
-        index = faiss.IndexFlatIP(dim)
-    else:
-        nlist = int(4 * np.sqrt(len(vectors)))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(0).permutation(len(vectors))[: 64 * nlist]
-        index.train(vectors[np.sort(sample)])
-        index.nprobe = store.IVF_NPROBE  # also set by store.load, for indexes built earlier
-    if len(vectors):
-        index.add(vectors)
-    return index
 
 
 def corpus_hash(articles: list[Article]) -> str:
@@ -223,17 +194,13 @@ class _EmbeddingCache:
 
     def _sources(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(hashes, vectors) of the live generation (same model only), then of each checkpoint."""
-        gen = store.current_generation(self.index_dir)
-        if gen is not None:
-            try:
-                manifest = store.read_manifest(gen, self.index_dir)
-                if manifest["model"]["fingerprint"] == self.fingerprint:
-                    yield (
-                        np.load(gen / "hashes.npy", allow_pickle=False),
-                        np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False),
-                    )
-            except (store.StoreError, OSError, ValueError, KeyError) as exc:
-                logger.warning("Not reusing the previous index (%s); embedding everything.", exc)
+        try:
+            live = store.read_vectors(self.index_dir, self.fingerprint)
+        except (store.StoreError, OSError, ValueError, KeyError) as exc:
+            logger.warning("Not reusing the previous index (%s); embedding everything.", exc)
+            live = None
+        if live is not None:
+            yield live
         for chunk in sorted(self.dir.glob("chunk-*.npz")) if self.dir.is_dir() else []:
             try:
                 with np.load(chunk, allow_pickle=False) as z:

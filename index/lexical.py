@@ -8,7 +8,6 @@ stemmer needs ``ة`` intact, so letters are folded *after* stemming.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shutil
@@ -21,10 +20,6 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import Stemmer
-
-# bm25s sets its own logger to DEBUG on import, so every index build printed debug lines
-# wherever a handler was configured; let it follow the application's level instead.
-logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 __all__ = ["LexicalIndex", "analyze", "normalize_arabic"]
 
@@ -227,23 +222,6 @@ class LexicalIndex:
         unknown = len({t for t in analyze(query)}) - len(ids)
         total = float(idf.sum()) + unknown * float(np.log1p(self._n + 0.5))
         return out / total if total > 0 else out
-
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` rows (int64 ids, float32 scores), best first, ties by lower row id.
-
-        Only rows sharing a term with the query are returned, so there may be fewer than k.
-        """
-        if k < 0:
-            raise ValueError(f"k must be >= 0, got {k}")
-        all_scores = self.scores(query)
-        rows = np.flatnonzero(all_scores > 0)
-        if len(rows) > k:
-            # Keep everything tied with the k-th score so ties resolve by row id, not by chance.
-            kth = np.partition(all_scores[rows], len(rows) - k)[len(rows) - k] if k else np.inf
-            rows = rows[all_scores[rows] >= kth]
-        order = np.lexsort((rows, -all_scores[rows]))[:k]
-        rows = rows[order].astype(np.int64)
-        return rows, all_scores[rows]
 
     def save(self, directory: Path) -> None:
         """Write plain .npy/.json files, via a temporary directory renamed into place."""

@@ -25,13 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from index import dense as dense_index
 from index.corpus import Article
 from index.lexical import LexicalIndex
+from index.sentences import SentenceTable
 
 FORMAT_VERSION = 1
-#: IVF clusters searched per query. On the full ANT index (318k vectors, 2,255 lists):
-#: Recall@10 against exact search 0.936 at 32, 0.965 at 64 (0.9 ms), 0.978 at 96.
-IVF_NPROBE = 64
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 
@@ -62,11 +61,12 @@ def rebuild_hint(index_dir: Path) -> str:
 
 @dataclass
 class IndexData:
-    """Everything a loaded index holds; sentence row i is ``articles[sent[i,0]].text[s:e]``."""
+    """Everything a loaded index holds; row i of each part is sentence i (see
+    :class:`~index.sentences.SentenceTable`)."""
 
     manifest: dict[str, Any]
     articles: list[Article]
-    sentences: np.ndarray  # int64 (N, 3): article row, start, end
+    sentences: SentenceTable
     hashes: np.ndarray  # S16 (N,): hash of the text that was embedded for the row
     vectors: np.ndarray  # float32 (N, dim), L2-normalized
     dense: Any  # faiss.Index over vectors (inner product)
@@ -81,7 +81,7 @@ class IndexData:
     @cached_property
     def article_first_row(self) -> np.ndarray:
         """First sentence row of each article (rows are grouped by article, in order)."""
-        arts = self.sentences[:, 0]
+        arts = self.sentences.article
         return np.searchsorted(arts, np.arange(len(self.articles)), side="left")
 
     @cached_property
@@ -89,7 +89,7 @@ class IndexData:
         """First row of each article that is not its headline."""
         first = self.article_first_row.copy()
         for a, row in enumerate(first.tolist()):
-            if row < len(self.sentences) and int(self.sentences[row, 0]) == a:
+            if row < len(self.sentences) and int(self.sentences.article[row]) == a:
                 title = " ".join(self.articles[a].title.split())
                 if title and " ".join(self.sentence_text(row).split()) == title:
                     first[a] = row + 1
@@ -107,7 +107,7 @@ class IndexData:
         return out / np.maximum(norms, 1e-12)
 
     def sentence_text(self, row: int) -> str:
-        art, start, end = (int(x) for x in self.sentences[row])
+        art, start, end = self.sentences.span(row)
         return self.articles[art].text[start:end]
 
 
@@ -123,8 +123,6 @@ def current_generation(index_dir: Path) -> Path | None:
 
 def save(data: IndexData, index_dir: Path) -> Path:
     """Write ``data`` as a new generation and make it live; returns the generation path."""
-    import faiss
-
     index_dir.mkdir(parents=True, exist_ok=True)
     previous = current_generation(index_dir)
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
@@ -133,10 +131,10 @@ def save(data: IndexData, index_dir: Path) -> Path:
     with open(tmp / "articles.jsonl", "w", encoding="utf-8") as fh:
         for art in data.articles:
             fh.write(json.dumps(asdict(art), ensure_ascii=False) + "\n")
-    np.save(tmp / "sentences.npy", data.sentences.astype(np.int64), allow_pickle=False)
+    np.save(tmp / "sentences.npy", SentenceTable(data.sentences).array, allow_pickle=False)
     np.save(tmp / "hashes.npy", data.hashes, allow_pickle=False)
     np.save(tmp / "vectors.npy", np.asarray(data.vectors, np.float32), allow_pickle=False)
-    faiss.write_index(data.dense, str(tmp / "dense.faiss"))
+    dense_index.save(data.dense, tmp / "dense.faiss")
     data.lexical.save(tmp / "lexical")
     manifest = dict(data.manifest)
     manifest["format_version"] = FORMAT_VERSION
@@ -156,31 +154,19 @@ def save(data: IndexData, index_dir: Path) -> Path:
 
 def load(index_dir: str | Path, *, fingerprint: str | None = None) -> IndexData:
     """Load the live generation, checking format, model fingerprint and file sizes."""
-    import faiss
-
     index_dir = Path(index_dir)
-    gen = current_generation(index_dir)
-    if gen is None:
-        raise IndexMissingError(f"No index at {index_dir}. {rebuild_hint(index_dir)}")
+    gen = _live(index_dir)
     manifest = read_manifest(gen, index_dir)
-    if fingerprint is not None and manifest["model"]["fingerprint"] != fingerprint:
-        raise IndexModelMismatchError(
-            f"The index at {index_dir} was built with embedding model "
-            f"{manifest['model']['name']!r} (fingerprint {manifest['model']['fingerprint']}), "
-            f"not the model loaded now (fingerprint {fingerprint}). Use the same --model, or "
-            f"{rebuild_hint(index_dir).lower()}"
-        )
+    _check_model(manifest, fingerprint, index_dir)
     try:
         with open(gen / "articles.jsonl", encoding="utf-8") as fh:
             articles = [Article(**json.loads(line)) for line in fh]
-        sentences = np.load(gen / "sentences.npy", allow_pickle=False)
+        sentences = SentenceTable(np.load(gen / "sentences.npy", allow_pickle=False))
         hashes = np.load(gen / "hashes.npy", allow_pickle=False)
         # Memory-mapped: FAISS holds its own copy; these rows are read only for a few
         # lexical-only candidates per question.
         vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        dense = faiss.read_index(str(gen / "dense.faiss"))
-        if hasattr(dense, "nprobe"):  # set here, so indexes built earlier get it too
-            dense.nprobe = IVF_NPROBE
+        dense = dense_index.load(gen / "dense.faiss")
         lexical = LexicalIndex.load(gen / "lexical")
     except (OSError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as exc:
         raise IndexCorruptError(
@@ -191,7 +177,7 @@ def load(index_dir: str | Path, *, fingerprint: str | None = None) -> IndexData:
     n = int(counts["sentences"])
     if not (
         len(articles) == counts["articles"]
-        and sentences.shape == (n, 3)
+        and len(sentences) == n
         and hashes.shape == (n,)
         and vectors.shape == (n, manifest["model"]["dim"])
         and dense.ntotal == n
@@ -202,6 +188,47 @@ def load(index_dir: str | Path, *, fingerprint: str | None = None) -> IndexData:
             f"{rebuild_hint(index_dir)}"
         )
     return IndexData(manifest, articles, sentences, hashes, vectors, dense, lexical, gen.name)
+
+
+def read_vectors(
+    index_dir: str | Path, fingerprint: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(hashes, vectors)`` of the live generation (vectors memory-mapped), or None when
+    there is none or another model built it: what a rebuild reuses instead of embedding."""
+    index_dir = Path(index_dir)
+    gen = current_generation(index_dir)
+    if gen is None:
+        return None
+    if read_manifest(gen, index_dir)["model"]["fingerprint"] != fingerprint:
+        return None
+    return (
+        np.load(gen / "hashes.npy", allow_pickle=False),
+        np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False),
+    )
+
+
+def read_model(index_dir: str | Path) -> dict[str, Any]:
+    """The ``model`` block of the live generation's manifest (name, fingerprint, dim,
+    backend): what :meth:`index.encoder.Encoder.from_manifest` takes."""
+    index_dir = Path(index_dir)
+    return read_manifest(_live(index_dir), index_dir)["model"]
+
+
+def _live(index_dir: Path) -> Path:
+    gen = current_generation(index_dir)
+    if gen is None:
+        raise IndexMissingError(f"No index at {index_dir}. {rebuild_hint(index_dir)}")
+    return gen
+
+
+def _check_model(manifest: dict[str, Any], fingerprint: str | None, index_dir: Path) -> None:
+    model = manifest["model"]
+    if fingerprint is not None and model["fingerprint"] != fingerprint:
+        raise IndexModelMismatchError(
+            f"The index at {index_dir} was built with embedding model {model['name']!r} "
+            f"(fingerprint {model['fingerprint']}), not the model loaded now (fingerprint "
+            f"{fingerprint}). Use the same --model, or {rebuild_hint(index_dir).lower()}"
+        )
 
 
 def read_manifest(gen: Path, index_dir: Path) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """``python -m qa`` is the ``daleel`` command."""
 
-from qa.cli import main
+from daleel_cli import main
 
 raise SystemExit(main())

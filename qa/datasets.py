@@ -102,13 +102,13 @@ def assign_gold(questions: Sequence[Question], data: store.IndexData) -> None:
     for q in questions:
         q.article_row = data.article_rows.get(q.article_id) if q.article_id else None
         if q.article_row is not None:
-            rows = np.flatnonzero(sent[:, 0] == q.article_row)
-            rows = rows[np.argsort(sent[rows, 1], kind="stable")]  # reading order
+            rows = np.flatnonzero(sent.article == q.article_row)
+            rows = rows[np.argsort(sent.start[rows], kind="stable")]  # reading order
         else:  # no article named: any sentence may be the gold; a named one not found: none
             rows = np.arange(0 if q.article_id else len(sent))
         gold: set[int] = set()
         if q.starts:
-            spans = [(int(sent[r, 1]), int(sent[r, 2])) for r in rows]
+            spans = [(int(sent.start[r]), int(sent.end[r])) for r in rows]
             gold = {int(rows[i]) for s in q.starts if (i := locate(spans, s)) is not None}
         elif q.sentence:
             want = _norm(q.sentence)

@@ -29,8 +29,7 @@ from index import store
 from index.build import build_index
 from index.chunk import CONTEXT_MODES, DEFAULT_CONTEXT
 from index.corpus import Article, iter_articles, read_corpus
-from index.embed import Encoder
-from index.fast import BACKENDS, OPENVINO_INT8, TORCH
+from index.encoder import BACKENDS, OPENVINO_INT8, TORCH, Encoder
 from qa.answer import Policy, QuestionError, check_question
 from qa.assistant import Assistant
 from qa.datasets import Question, assign_gold, load_dataset, read_questions

@@ -90,7 +90,7 @@ def features(question: str, cands: Candidates, data: IndexData) -> np.ndarray:
     dense, lexical = cands.dense.astype(np.float32), cands.lexical.astype(np.float32)
     best_lex = float(lexical.max())
     lex_ratio = lexical / best_lex if best_lex > 0 else np.zeros_like(lexical)
-    articles = data.sentences[cands.rows, 0]
+    articles = data.sentences.article[cands.rows]
     art_dense = _group_max(articles, dense)
     art_lex = _group_max(articles, lex_ratio)
     wants = answer_type(question)

@@ -15,7 +15,6 @@ It never rewrites text: a span is a pair of offsets into the sentence it was giv
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -23,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from index.encoder.cache import file_sha256
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "reader_weights"
 WEIGHTS_FILE = "reader.safetensors"
@@ -142,14 +143,6 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int] | None:
 
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -- the network (training and the float32 runtime) ---------------------------------------------
@@ -274,7 +267,7 @@ class Reader:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        from index.embed import Encoder
+        from index.encoder import Encoder
 
         weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
         config = load_config(weights_dir)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.embed import Encoder
+from index.encoder import Encoder
 from index.store import IndexData
 from qa import rank
 from qa.records import Hit

@@ -281,7 +281,7 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
 
-    from index.embed import Encoder
+    from index.encoder import Encoder
 
     enc = Encoder()
     net, tokenizer = R.build_net(enc.path, args.layers)

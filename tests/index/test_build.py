@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import build, store
+from index import build, dense, store
 from index.build import build_index
 from qa import Assistant
 from tests.conftest import REPO, FakeEncoder
@@ -39,7 +39,7 @@ def snapshot(index_dir: Path) -> dict:
     data = store.load(index_dir)
     return {
         "articles": data.articles,
-        "sentences": data.sentences.tolist(),
+        "sentences": data.sentences.array.tolist(),
         "hashes": data.hashes.tolist(),
         "vectors": data.vectors,
     }
@@ -97,11 +97,9 @@ def test_an_encoder_the_build_makes_is_freed_before_the_dense_build(tmp_path, mo
         return enc
 
     alive_at_dense = []
-    real_make_dense = build.make_dense
+    real_make = dense.make
     monkeypatch.setattr(
-        build,
-        "make_dense",
-        lambda v: alive_at_dense.append(made[0]() is not None) or real_make_dense(v),
+        dense, "make", lambda v: alive_at_dense.append(made[0]() is not None) or real_make(v)
     )
     report = build_index([corpus], tmp_path / "idx", encoder=make)
     assert report.embedded == report.distinct_texts and alive_at_dense == [False]
@@ -112,7 +110,7 @@ class InterruptingEncoder(FakeEncoder):
         super().__init__()
         self.after = after_batches
 
-    def encode_passages(self, texts, *, show_progress=False):
+    def encode_passages(self, texts):
         if len(self.calls) == self.after:
             raise KeyboardInterrupt
         return super().encode_passages(texts)
@@ -226,23 +224,3 @@ def test_hot_reload_without_failing_requests(tmp_path) -> None:
     assert bot.data.generation != before
     assert len(bot.data.articles) == 6
 
-
-def test_large_indexes_use_ivf_close_to_exact_search(monkeypatch) -> None:
-    import faiss
-
-    monkeypatch.setattr(build, "EXACT_SEARCH_LIMIT", 1000)
-    rng = np.random.default_rng(3)
-    centers = rng.standard_normal((60, 32)).astype(np.float32)
-    x = centers[rng.integers(0, 60, 6000)] + 0.5 * rng.standard_normal((6000, 32)).astype(
-        np.float32
-    )
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    ivf = build.make_dense(x)
-    assert isinstance(ivf, faiss.IndexIVFFlat) and ivf.ntotal == 6000
-    exact = faiss.IndexFlatIP(32)
-    exact.add(x)
-    queries = x[:100] + 0.2 * rng.standard_normal((100, 32)).astype(np.float32)
-    _, want = exact.search(queries, 10)
-    _, got = ivf.search(queries, 10)
-    recall = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got, want, strict=True)])
-    assert recall >= 0.95

@@ -33,6 +33,6 @@ def test_hostile_corpus_builds_and_reports_every_skip(tmp_path) -> None:
     assert {"utf16", "html", "controls", "long-line", "big", "ok"} <= ids
     assert any("UTF-16" in w for w in report.warnings)
     for row in range(len(data.sentences)):
-        a, s, e = (int(x) for x in data.sentences[row])
+        a, s, e = data.sentences.span(row)
         assert data.articles[a].text[s:e] == data.sentence_text(row)
         assert 0 < e - s <= 600

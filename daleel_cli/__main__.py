@@ -1,0 +1,5 @@
+"""``python -m daleel_cli`` is the ``daleel`` command."""
+
+from daleel_cli import main
+
+raise SystemExit(main())

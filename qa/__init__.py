@@ -10,7 +10,6 @@ if TYPE_CHECKING:
     from qa.records import Answer, Citation, Hit
 
 __all__ = ["Answer", "Assistant", "Citation", "Hit", "QuestionError"]
-__version__ = "0.1.0"
 _HOME = {
     "Answer": "qa.records",
     "Assistant": "qa.assistant",

@@ -96,21 +96,26 @@ def features(question: str, cands: Candidates, data: IndexData) -> np.ndarray:
     wants = answer_type(question)
     pattern = {"number": _HAS_NUMBER, "date": _HAS_DATE}.get(wants)
     texts = [data.sentence_text(int(r)) for r in cands.rows]
-    out[:, 0] = dense
-    out[:, 1] = dense - dense.max()
-    out[:, 2] = lex_ratio
-    out[:, 3] = data.lexical.coverage(question, cands.rows)
-    out[:, 4] = art_dense - dense.max()
-    out[:, 5] = art_lex
-    if pattern is not None:
-        has = np.array([bool(pattern.search(t)) for t in texts], dtype=np.float32)
-        out[:, 6] = has
-        out[:, 7] = 1.0 - has
-    out[:, 8] = cands.rows < data.article_body_row[articles]
-    out[:, 9] = np.log1p([len(t) for t in texts])
-    out[:, 10] = data.article_vectors[articles] @ cands.query_vector
-    out[:, 11] = cands.rows == data.article_body_row[articles]
-    out[:, 12] = _bigram_overlap(question, texts)
+    body_row = data.article_body_row[articles]
+    has = (np.array([bool(pattern.search(t)) for t in texts], dtype=np.float32)
+           if pattern is not None else None)
+    columns = {
+        "dense": dense,
+        "dense_gap": dense - dense.max(),
+        "lexical_ratio": lex_ratio,
+        "coverage": data.lexical.coverage(question, cands.rows),
+        "article_dense_gap": art_dense - dense.max(),
+        "article_lexical_ratio": art_lex,
+        "type_match": has if has is not None else 0.0,
+        "type_miss": 1.0 - has if has is not None else 0.0,
+        "headline": cands.rows < body_row,
+        "log_length": np.log1p([len(t) for t in texts]),
+        "article_centroid": data.article_vectors[articles] @ cands.query_vector,
+        "first_sentence": cands.rows == body_row,
+        "bigram_overlap": _bigram_overlap(question, texts),
+    }
+    for i, name in enumerate(FEATURES):
+        out[:, i] = columns[name]
     return out
 
 

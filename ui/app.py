@@ -10,22 +10,18 @@ page loads nothing from other hosts (the Arabic font is served from the local fo
 from __future__ import annotations
 
 import logging
-import os
 import re
 from importlib import util as importlib_util
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-# Read by gradio at import and launch time; set first so nothing phones home.
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+import gradio as gr
 
-import gradio as gr  # noqa: E402
-
-from qa import Assistant, QuestionError  # noqa: E402
-from ui import render  # noqa: E402
-from ui.feedback import FeedbackLog, Verdict, default_feedback_path  # noqa: E402
-from ui.render import Turn, chat_messages  # noqa: E402
+from qa import Assistant, QuestionError
+from ui import render
+from ui.feedback import FeedbackLog, Verdict, default_feedback_path
+from ui.render import Turn, chat_messages
 
 logger = logging.getLogger(__name__)
 
@@ -266,13 +262,14 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 7860,
     feedback_path: Path | None = None,
-    model: str | Path | None = None,
 ) -> None:
-    """Load the index at ``index_dir`` and serve the chat until interrupted."""
+    """Load the index at ``index_dir`` and serve the chat until interrupted. (Analytics are
+    off in the app itself; `daleel serve` also sets GRADIO_ANALYTICS_ENABLED before gradio
+    is imported, which is where gradio reads it first.)"""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    assistant = Assistant.load(index_dir, model=model)
+    assistant = Assistant.load(index_dir)
     demo = build_app(assistant, feedback_path=feedback_path)
     logger.info("Feedback goes to %s", feedback_path or default_feedback_path())
     demo.launch(server_name=host, server_port=port)

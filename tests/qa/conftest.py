@@ -2,6 +2,31 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
+from index.build import build_index
+from tests.conftest import FakeEncoder
+
+#: Two tiny news articles, indexed with the fake encoder by the ``fake_index`` fixture.
+ARTICLES = [
+    {"id": "nile", "title": "نهر النيل",
+     "text": "نهر النيل\nيبلغ طول نهر النيل 6650 كيلومترا. ينبع النيل من بحيرة فيكتوريا. "
+             "ويصب النيل في البحر المتوسط."},
+    {"id": "coffee", "title": "القهوة",
+     "text": "القهوة\nاكتشفت القهوة في إثيوبيا. وتنتج البرازيل أكثر القهوة في العالم."},
+]
+
+
+@pytest.fixture(scope="module")
+def fake_index(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fake-index")
+    (root / "corpus.jsonl").write_text(
+        "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in ARTICLES), encoding="utf-8")
+    build_index([root / "corpus.jsonl"], root / "index", encoder=FakeEncoder())
+    return root / "index"
+
 PARAGRAPHS = {
     "نهر_النيل": [
         "يعد نهر النيل أطول أنهار العالم، إذ يبلغ طوله نحو 6650 كيلومترا. ينبع النهر من "

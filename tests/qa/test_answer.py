@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index.build import build_index
 from qa import Assistant
 from qa.answer import NO_ANSWER, NO_ANSWER_EN, Policy, compose, normalize_question
 from qa.records import Hit
@@ -17,22 +15,10 @@ from qa.rerank import Candidate, judge
 from qa.retrieve import Scored
 from tests.conftest import FakeEncoder, FakeReader
 
-ARTICLES = [
-    {"id": "nile", "title": "نهر النيل",
-     "text": "نهر النيل\nيبلغ طول نهر النيل 6650 كيلومترا. ينبع النيل من بحيرة فيكتوريا. "
-             "ويصب النيل في البحر المتوسط."},
-    {"id": "coffee", "title": "القهوة",
-     "text": "القهوة\nاكتشفت القهوة في إثيوبيا. وتنتج البرازيل أكثر القهوة في العالم."},
-]
-
 
 @pytest.fixture(scope="module")
-def index_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("answer")
-    (root / "corpus.jsonl").write_text(
-        "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in ARTICLES), encoding="utf-8")
-    build_index([root / "corpus.jsonl"], root / "index", encoder=FakeEncoder())
-    return root / "index"
+def index_dir(fake_index):
+    return fake_index
 
 
 def bot(index_dir, reader=None, **policy) -> Assistant:
@@ -125,9 +111,13 @@ def test_judge_reads_only_the_top_candidates() -> None:
     assert all(c.hit.probability is None for c in out[8:])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.sampled_from("النيل القهوة طول ينبع البرازيل بحيرة في من كم أين ؟ ، .".split()),
-                min_size=1, max_size=6))
+WORDS = ["النيل", "القهوة", "طول", "ينبع", "البرازيل", "بحيرة", "في", "من", "كم", "أين", "؟",
+         "،", "."]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(WORDS), min_size=1, max_size=6))
 def test_spans_always_lie_inside_the_quote_and_slice_back(index_dir, words) -> None:
     question = " ".join(words)
     b = bot(index_dir, FakeReader(), min_probability=0.0, min_probability_latin=0.0)

@@ -145,31 +145,7 @@ def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
-# -- the network (training and the float32 runtime) ---------------------------------------------
-def build_net(base_folder: Path, top_layers: int):
-    """The reader network over the e5 folder at ``base_folder``, with its lower layers frozen,
-    and the base's fast tokenizer."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    base = AutoModel.from_pretrained(str(base_folder), add_pooling_layer=False)
-    tokenizer = AutoTokenizer.from_pretrained(str(base_folder))
-    net = ReaderNet(base)
-    n = len(base.encoder.layer)
-    if not 1 <= top_layers <= n:
-        raise ValueError(f"top_layers must be 1..{n}, got {top_layers}")
-    for p in net.parameters():
-        p.requires_grad = False
-    for layer in base.encoder.layer[n - top_layers:]:
-        for p in layer.parameters():
-            p.requires_grad = True
-    for head in (net.answer, net.span):
-        for p in head.parameters():
-            p.requires_grad = True
-    torch.manual_seed(0)
-    return net, tokenizer
-
-
+# -- the network ------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def _net_class():
     import torch
@@ -196,37 +172,6 @@ def ReaderNet(base):  # noqa: N802 - a class made lazily so importing qa.reader 
     return _net_class()(base)
 
 
-def trainable_state(net) -> dict:
-    """The parameters training changes (top layers and heads), by name."""
-    return {k: v.detach().clone() for k, v in net.named_parameters() if v.requires_grad}
-
-
-def load_trainable(net, state: dict) -> None:
-    missing = set(trainable_state(net)) - set(state)
-    if missing:
-        raise ReaderError(f"reader weights lack {len(missing)} tensors, e.g. {sorted(missing)[0]}")
-    net.load_state_dict(state, strict=False)
-
-
-def save(net, config: ReaderConfig, out: Path, *, scale: float, bias: float,
-         trained: dict) -> Path:
-    """Write the weights (top layers in float16, heads in float32) and their config."""
-    from safetensors.torch import save_file
-
-    out.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if k.startswith("base.") else v.float()).contiguous()
-             for k, v in trainable_state(net).items()}
-    tmp = out / (WEIGHTS_FILE + ".tmp")
-    save_file(state, str(tmp))
-    tmp.replace(out / WEIGHTS_FILE)
-    final = ReaderConfig(
-        base_fingerprint=config.base_fingerprint, top_layers=config.top_layers,
-        max_question_tokens=config.max_question_tokens, max_length=config.max_length,
-        scale=scale, bias=bias, sha256=file_sha256(out / WEIGHTS_FILE), trained=trained)
-    (out / CONFIG_FILE).write_text(final.to_json() + "\n", encoding="utf-8")
-    return out / WEIGHTS_FILE
-
-
 # -- the runtime ---------------------------------------------------------------------------------
 def load_config(weights_dir: Path) -> ReaderConfig:
     """The config beside the weights, after checking that both files exist and match."""
@@ -248,20 +193,27 @@ def load_config(weights_dir: Path) -> ReaderConfig:
     return config
 
 
+#: The reader's runtimes: the int8 export (default, as builds use) or the float32 network.
+BACKENDS = ("openvino-int8", "torch")
+
+
 class Reader:
     """Reads (question, sentence) pairs: a rerank score, a probability and an answer span.
 
     It runs over the bundled e5-small: when given the assistant's encoder for that model it
     shares its embeddings and lower layers (no second copy in memory) and adds its own top
-    layers; otherwise it loads the bundled model itself.
+    layers; otherwise it loads the bundled model itself. By default it runs the int8 export
+    of that network (:mod:`qa.reader_int8`), made once and cached.
     """
 
-    def __init__(self, net, tokenizer, config: ReaderConfig, *, batch_size: int = 16) -> None:
-        self.net, self.tokenizer, self.config = net.eval(), tokenizer, config
-        self.batch_size = batch_size
+    def __init__(self, run, tokenizer, config: ReaderConfig, *, backend: str = "torch",
+                 batch_size: int = 16) -> None:
+        self.run, self.tokenizer, self.config = run, tokenizer, config
+        self.backend, self.batch_size = backend, batch_size
 
     @classmethod
-    def load(cls, encoder=None, weights_dir: str | Path | None = None) -> Reader:
+    def load(cls, encoder=None, weights_dir: str | Path | None = None, *,
+             backend: str = "openvino-int8") -> Reader:
         """The committed reader; raises ReaderError naming the file when it is missing,
         damaged, or made for another base model."""
         from safetensors import SafetensorError
@@ -269,6 +221,8 @@ class Reader:
 
         from index.encoder import Encoder
 
+        if backend not in BACKENDS:
+            raise ValueError(f"reader backend must be one of {BACKENDS}, not {backend!r}")
         weights_dir = Path(weights_dir) if weights_dir else WEIGHTS_DIR
         config = load_config(weights_dir)
         if encoder is None or encoder.fingerprint != config.base_fingerprint:
@@ -282,28 +236,34 @@ class Reader:
             state = load_file(str(weights_dir / WEIGHTS_FILE))
         except (SafetensorError, OSError) as exc:
             raise ReaderError(f"Cannot read {weights_dir / WEIGHTS_FILE}: {exc}") from None
-        net = ReaderNet(_shared_base(encoder.transformer(), config.top_layers))
+        net = ReaderNet(_shared_base(encoder.transformer(), config.top_layers)).eval()
         load_trainable_frozen(net, state)
-        return cls(net, encoder.tokenizer(), config)
+        tokenizer = encoder.tokenizer()
+        if backend == "torch":
+            return cls(net, tokenizer, config, backend=backend)
+        from qa import reader_int8
+
+        folder = reader_int8.ensure(net, tokenizer, config)
+        return cls(reader_int8.Int8Net(folder), tokenizer, config, backend=backend)
 
     def read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]:
         """One Reading per (headline, sentence) passage, in order."""
         import torch
 
         out: list[Reading] = []
-        with torch.inference_mode():
-            for i in range(0, len(passages), self.batch_size):
-                chunk = list(passages[i:i + self.batch_size])
-                batch, offsets, masks, starts = encode_pairs(
-                    self.tokenizer, [question] * len(chunk), chunk, self.config)
-                answer, start, end = self.net(**batch)
-                for k, (_, sentence) in enumerate(chunk):
-                    logit = float(answer[k])
-                    out.append(Reading(
-                        score=logit,
-                        probability=sigmoid(self.config.scale * logit + self.config.bias),
-                        span=best_span(start[k].numpy(), end[k].numpy(), masks[k], offsets[k],
-                                       starts[k], sentence)))
+        for i in range(0, len(passages), self.batch_size):
+            chunk = list(passages[i:i + self.batch_size])
+            batch, offsets, masks, starts = encode_pairs(
+                self.tokenizer, [question] * len(chunk), chunk, self.config)
+            with torch.inference_mode():
+                answer, start, end = (np.asarray(x) for x in self.run(**batch))
+            for k, (_, sentence) in enumerate(chunk):
+                logit = float(answer[k])
+                out.append(Reading(
+                    score=logit,
+                    probability=sigmoid(self.config.scale * logit + self.config.bias),
+                    span=best_span(start[k], end[k], masks[k], offsets[k], starts[k],
+                                   sentence)))
         return out
 
 

@@ -163,6 +163,61 @@ def _sentence_of(spans, offset):
 
 
 # -- model -------------------------------------------------------------------------------------
+def build_net(base_folder: Path, top_layers: int):
+    """The reader network over the e5 folder at ``base_folder``, with its lower layers frozen,
+    and the base's fast tokenizer."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    base = AutoModel.from_pretrained(str(base_folder), add_pooling_layer=False)
+    tokenizer = AutoTokenizer.from_pretrained(str(base_folder))
+    net = R.ReaderNet(base)
+    n = len(base.encoder.layer)
+    if not 1 <= top_layers <= n:
+        raise ValueError(f"top_layers must be 1..{n}, got {top_layers}")
+    for p in net.parameters():
+        p.requires_grad = False
+    for layer in base.encoder.layer[n - top_layers:]:
+        for p in layer.parameters():
+            p.requires_grad = True
+    for head in (net.answer, net.span):
+        for p in head.parameters():
+            p.requires_grad = True
+    torch.manual_seed(0)
+    return net, tokenizer
+
+
+def trainable_state(net) -> dict:
+    """The parameters training changes (top layers and heads), by name."""
+    return {k: v.detach().clone() for k, v in net.named_parameters() if v.requires_grad}
+
+
+def load_trainable(net, state: dict) -> None:
+    missing = set(trainable_state(net)) - set(state)
+    if missing:
+        raise R.ReaderError(f"checkpoint lacks {len(missing)} tensors, e.g. {sorted(missing)[0]}")
+    net.load_state_dict(state, strict=False)
+
+
+def save(net, config: R.ReaderConfig, out: Path, *, scale: float, bias: float,
+         trained: dict) -> Path:
+    """Write the weights (top layers in float16, heads in float32) and their config."""
+    from safetensors.torch import save_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if k.startswith("base.") else v.float()).contiguous()
+             for k, v in trainable_state(net).items()}
+    tmp = out / (R.WEIGHTS_FILE + ".tmp")
+    save_file(state, str(tmp))
+    tmp.replace(out / R.WEIGHTS_FILE)
+    final = R.ReaderConfig(
+        base_fingerprint=config.base_fingerprint, top_layers=config.top_layers,
+        max_question_tokens=config.max_question_tokens, max_length=config.max_length,
+        scale=scale, bias=bias, sha256=R.file_sha256(out / R.WEIGHTS_FILE), trained=trained)
+    (out / R.CONFIG_FILE).write_text(final.to_json() + "\n", encoding="utf-8")
+    return out / R.WEIGHTS_FILE
+
+
 def make_batch(tokenizer, pairs, config):
     batch, offsets, masks, starts = R.encode_pairs(
         tokenizer, [p["question"] for p in pairs], [(p["title"], p["sentence"]) for p in pairs],
@@ -284,7 +339,7 @@ def main(argv=None) -> int:
     from index.encoder import Encoder
 
     enc = Encoder()
-    net, tokenizer = R.build_net(enc.path, args.layers)
+    net, tokenizer = build_net(enc.path, args.layers)
     config = R.ReaderConfig(base_fingerprint=enc.fingerprint, top_layers=args.layers)
     del enc
 
@@ -307,7 +362,7 @@ def main(argv=None) -> int:
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=True)
         if state["total"] == total and state["seed"] == args.seed:
-            R.load_trainable(net, state["trainable"])
+            load_trainable(net, state["trainable"])
             opt.load_state_dict(state["opt"])
             sched.load_state_dict(state["sched"])
             torch.set_rng_state(state["rng"])
@@ -344,7 +399,7 @@ def main(argv=None) -> int:
             run_bce = run_span = 0.0
         if step % args.checkpoint_every == 0 or step == total:
             tmp = ckpt.with_suffix(".tmp")
-            torch.save({"trainable": R.trainable_state(net), "opt": opt.state_dict(),
+            torch.save({"trainable": trainable_state(net), "opt": opt.state_dict(),
                         "sched": sched.state_dict(), "rng": torch.get_rng_state(),
                         "step": step, "total": total, "seed": args.seed}, tmp)
             tmp.replace(ckpt)
@@ -356,7 +411,7 @@ def main(argv=None) -> int:
                    minutes=(time.monotonic() - t0) / 60, layers=args.layers, lr=args.lr,
                    batch=args.batch, seed=args.seed)
     log.info("dev: %s", json.dumps(metrics, ensure_ascii=False))
-    R.save(net, config, args.out, scale=scale, bias=bias,
+    save(net, config, args.out, scale=scale, bias=bias,
            trained={k: metrics[k] for k in ("step", "total_steps", "auc", "top1", "span_f1",
                                             "span_em", "seed", "layers")})
     (args.results / "reader_train.json").write_text(

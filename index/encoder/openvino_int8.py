@@ -22,7 +22,7 @@ class OpenVINOInt8:
     def export(self, st: Any, out: Path) -> list[str]:
         import openvino as ov
 
-        nncf = _quiet_nncf()
+        nncf = quiet_nncf()
         from nncf.quantization.advanced_parameters import (
             AdvancedQuantizationParameters,
             AdvancedSmoothQuantParameters,
@@ -117,7 +117,7 @@ def _run_bulk(bulk: Any, threads: int, feeds: Iterable[dict], n: int) -> list[np
     return out
 
 
-def _quiet_nncf() -> Any:
+def quiet_nncf() -> Any:
     """NNCF, with its telemetry stubbed even if someone imported it before
     :func:`index.encoder.backends.require`."""
     with telemetry_off():

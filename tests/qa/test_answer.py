@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +15,7 @@ from qa.answer import NO_ANSWER, NO_ANSWER_EN, Policy, compose, normalize_questi
 from qa.records import Hit
 from qa.rerank import Candidate, judge
 from qa.retrieve import Scored
-from tests.conftest import FakeEncoder, FakeReader
+from tests.conftest import REPO, FakeEncoder, FakeReader
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +138,42 @@ def test_spans_always_lie_inside_the_quote_and_slice_back(index_dir, words) -> N
     for h in ans.related:
         assert b.article(h.article_id).text[h.start:h.end] == h.sentence
     assert dataclasses.asdict(ans)  # plain records all the way down
+
+
+QUESTION_SETS = sorted((REPO / "bench" / "questions").glob("*.jsonl"))
+_TASHKEEL = ["\u064e", "\u064f", "\u0650", "\u0652", "\u0651\u064e", "\u064b", "\u064d"]
+
+
+def diacritize(text: str, seed: int) -> str:
+    """Tashkeel after Arabic letters (and a tatweel now and then), as fully vocalized text."""
+    rng = random.Random(seed)
+    out = []
+    for ch in text:
+        out.append(ch)
+        if "\u0621" <= ch <= "\u064a":
+            if rng.random() < 0.1:
+                out.append("\u0640")
+            out.append(rng.choice(_TASHKEEL))
+    return "".join(out)
+
+
+def seed_questions() -> list[str]:
+    return [json.loads(line)["question"] for path in QUESTION_SETS
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_diacritized_seed_questions_normalize_to_their_plain_twins() -> None:
+    questions = seed_questions()
+    assert len(questions) >= 160
+    for i, q in enumerate(questions):
+        marked = diacritize(q, i)
+        assert marked != q or not any("\u0621" <= ch <= "\u064a" for ch in q)
+        assert normalize_question(marked) == normalize_question(q)
+
+
+def test_diacritized_questions_get_the_same_answers(index_dir) -> None:
+    b = bot(index_dir, FakeReader(), min_probability=0.3)
+    for i, q in enumerate(["كم يبلغ طول نهر النيل", "أين اكتشفت القهوة", "من أين ينبع النيل"]):
+        plain, marked = b.ask(q), b.ask(diacritize(q, i))
+        assert marked.citations == plain.citations and marked.answer == plain.answer
+        assert marked.related == plain.related

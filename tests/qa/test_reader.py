@@ -127,3 +127,16 @@ def test_real_reader_answers_with_offsets_into_the_article(seed_index, encoder, 
     assert article.text[c.start:c.end] == c.sentence
     assert article.text[c.answer_start:c.answer_end] == ans.answer
     assert not bot.ask("ما هي عاصمة اليابان؟").answered
+
+
+@pytest.mark.slow
+def test_diacritized_seed_questions_get_their_plain_twins_answers(seed_index, encoder,
+                                                                  real_reader) -> None:
+    from qa import Assistant
+    from tests.qa.test_answer import diacritize, seed_questions
+
+    bot = Assistant(seed_index, encoder, reader=real_reader, watch=False)
+    for i, q in enumerate(seed_questions()[:12]):
+        plain, marked = bot.ask(q), bot.ask(diacritize(q, i))
+        assert (marked.answered, marked.citations, marked.answer) == (
+            plain.answered, plain.citations, plain.answer)

@@ -33,6 +33,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwr
 from index.build import build_index  # noqa: E402
 from index.encoder import Encoder  # noqa: E402
 from qa import Assistant  # noqa: E402
+from qa.reader import Reader  # noqa: E402
 from ui.app import ERROR_MESSAGE, build_app  # noqa: E402
 
 pytestmark = [
@@ -80,6 +81,11 @@ ANSWERS = "#daleel-chat .msg-answer, #daleel-chat .msg-no-answer, #daleel-chat .
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
     return Encoder()  # honours DALEEL_MODEL_CACHE, like the CLI
+
+
+@pytest.fixture(scope="session")
+def reader(encoder) -> Reader:
+    return Reader.load(encoder)  # the committed reader, on its int8 path as served
 
 
 @pytest.fixture(scope="session")
@@ -158,12 +164,12 @@ def external(requests: list[str]) -> list[str]:
 
 
 def test_chat_answers_with_citation_highlight_and_follow_up(
-    browser, seeds_index, encoder, tmp_path
+    browser, seeds_index, encoder, reader, tmp_path
 ):
-    assistant = Assistant(seeds_index, encoder)
+    assistant = Assistant(seeds_index, encoder, reader=reader)
     expected = assistant.ask(QUESTION).citations[0]
-    article = next(a for a in assistant.data.articles if a.id == expected.article_id)
-    assert "2400" in expected.sentence
+    article = assistant.article(expected.article_id)
+    assert "2400" in expected.sentence and "2400" in expected.answer
     assert article.text[expected.start : expected.end] == expected.sentence
     feedback = tmp_path / "feedback.jsonl"
     SHOTS.mkdir(exist_ok=True)
@@ -172,6 +178,9 @@ def test_chat_answers_with_citation_highlight_and_follow_up(
         answer = ask(page, QUESTION)
         assert "msg-answer" in answer.get_attribute("class")
         assert expected.sentence in answer.text_content()
+        # The answer phrase first, in bold, then marked inside its quote.
+        assert answer.locator(".answer-lead strong").text_content() == expected.answer
+        assert answer.locator(".quote .answer-phrase").text_content() == expected.answer
         marker = answer.locator("button.cite")
         assert marker.count() == 1 and marker.text_content() == "[1]"
         question_msg = page.locator("#daleel-chat .msg-question").first
@@ -190,6 +199,7 @@ def test_chat_answers_with_citation_highlight_and_follow_up(
         mark.wait_for()
         assert mark.text_content() == expected.sentence
         assert mark.count() == 1
+        assert mark.locator(".answer-phrase").text_content() == expected.answer
         panel_text = page.locator("#daleel-panel .article-text").text_content()
         assert panel_text == article.text  # the whole article, the quote at its offsets
         assert direction(mark) == "rtl"
@@ -219,13 +229,23 @@ def test_chat_answers_with_citation_highlight_and_follow_up(
         shutil.copyfile(SHOTS / "citation.png", DOCS_SHOT)
 
 
-def test_unanswerable_question_says_so(browser, seeds_index, encoder, tmp_path):
-    assistant = Assistant(seeds_index, encoder)
+def test_unanswerable_question_says_so(browser, seeds_index, encoder, reader, tmp_path):
+    assistant = Assistant(seeds_index, encoder, reader=reader)
     with serving(assistant, tmp_path / "f.jsonl") as url, open_page(browser, url) as (page, _):
         reply = ask(page, "ما هي عاصمة اليابان؟")
         assert "msg-no-answer" in reply.get_attribute("class")
         assert reply.locator("button.cite").count() == 0
         assert "لا إجابة" in reply.text_content()
+        # The closest sentences are offered, collapsed and labelled as unverified.
+        related = reply.locator("details.related")
+        assert related.count() == 1 and related.get_attribute("open") is None
+        assert "غير متحقَّق" in related.locator("summary").text_content()
+        assert not related.locator("li").first.is_visible()
+        related.locator("summary").click()
+        items = related.locator("li")
+        assert items.count() == 3 and items.first.is_visible()
+        assert direction(items.first) == "rtl"
+        page.screenshot(path=str(SHOTS / "declined-related.png"))
 
 
 class SlowFlakyAssistant:
@@ -237,6 +257,9 @@ class SlowFlakyAssistant:
     @property
     def data(self):
         return self.real.data
+
+    def article(self, article_id):
+        return self.real.article(article_id)
 
     def ask(self, question, history=None):
         time.sleep(self.delay)

@@ -48,9 +48,15 @@ def ask(args: argparse.Namespace) -> int:
             out["hits"] = [h.to_dict() for h in hits]
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
+    if answer.answer:
+        print(answer.answer)
     print(answer.text)
     for c in answer.citations:
         print(f"[{c.number}] {c.title} ({c.article_id}, chars {c.start}-{c.end})")
+    if answer.related:
+        print("Closest sentences found, not verified to answer:")
+        for h in answer.related:
+            print(f"  - {h.sentence} ({h.article_id}, chars {h.start}-{h.end})")
     for i, h in enumerate(hits, start=1):
         print(f"{i:>2}. {h.score:.3f} {h.article_id} [{h.start}:{h.end}] {h.sentence}")
     return 0

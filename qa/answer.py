@@ -32,14 +32,14 @@ class Policy:
     With the reader (the default), the best sentence is quoted when the reader's calibrated
     probability that it answers clears ``min_probability`` (``min_probability_latin`` for a
     mostly-Latin question over Arabic text), thresholds fitted on the written seed and
-    seed-check question sets in bench/questions/ (bench/fit_policy.py; BENCHMARKS.md).
+    seed-check question sets in bench/questions/ (bench/fit_reader_use.py; BENCHMARKS.md).
 
     Without a reader (retrieval only, the baseline), confidence is the best sentence's dense
     cosine plus a little capped BM25 credit, with a lower bar for mostly-Latin questions.
     """
 
-    min_probability: float = 0.5
-    min_probability_latin: float = 0.5
+    min_probability: float = 0.29
+    min_probability_latin: float = 0.14
     min_confidence: float = 0.860
     lexical_weight: float = 0.005
     lexical_cap: float = 10.0

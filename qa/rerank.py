@@ -14,8 +14,8 @@ from qa.retrieve import Scored
 #: How many of the best retrieved sentences the reader reads (retrieval R@8 is ~97-99 %).
 DEPTH = 8
 #: Weight of the retrieval ranker's score (relative to its best candidate) beside the reader's
-#: logit; fitted on XQuAD-ar (bench/fit_fusion.py, BENCHMARKS.md).
-RETRIEVAL_WEIGHT = 0.1
+#: logit; fitted on XQuAD-ar (bench/fit_reader_use.py, BENCHMARKS.md).
+RETRIEVAL_WEIGHT = 0.75
 
 
 @dataclass(frozen=True, slots=True)

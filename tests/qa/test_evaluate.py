@@ -102,9 +102,15 @@ def test_cli_writes_the_json_report_and_prints_the_table(files, encoder, tmp_pat
             "unanswerable", "limit", "datasets"} <= saved.keys()
     assert saved["model"]["fingerprint"] == encoder.fingerprint
     assert saved["machine"]["cpu_count"] >= 1
-    squad_run, seed_run = saved["datasets"]
+    runs = {(d["dataset"], d["mode"]): d for d in saved["datasets"]}
+    assert len(runs) == 4  # each dataset with retrieval alone and with the reader
+    squad_run, seed_run = runs["mini.json", "retrieval"], runs["seed.jsonl", "retrieval"]
     assert squad_run["questions"] == 5 and squad_run["articles"] > 4  # the seed article too
     assert seed_run["answerable"] == seed_run["gold_located"] == 1
     assert seed_run["unanswerable"] == len(UNANSWERABLE) + 1
+    read = runs["mini.json", "reader"]
+    assert 0 <= read["answer_f1"] <= 1 and 0 <= read["answer_em"] <= read["answer_f1"]
+    assert read["answer_n"] == 5 and "answer_f1" not in squad_run
+    assert runs["seed.jsonl", "reader"]["answerability_auc"] is not None
     table = capsys.readouterr().out
-    assert "| dataset |" in table and "| seed.jsonl |" in table and str(out) in table
+    assert "| dataset |" in table and "| seed.jsonl | reader |" in table and str(out) in table

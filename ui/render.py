@@ -145,12 +145,13 @@ def related_html(answer: Answer) -> str:
         return ""
     label = LABELS["related_en" if text_direction(answer.text) == "ltr" else "related"]
     items = "".join(
-        f'<li><bdi class="related-sentence">{esc(h.sentence)}</bdi>'
-        f'<span class="related-title"> — <bdi>{esc(h.title)}</bdi></span></li>'
+        f'<li dir="{text_direction(h.sentence)}"><bdi class="related-sentence">'
+        f'{esc(h.sentence)}</bdi><span class="related-title"> — <bdi>{esc(h.title)}</bdi>'
+        "</span></li>"
         for h in answer.related
     )
     return (f'<details class="related"><summary>{esc(label)}</summary>'
-            f'<ol class="related-list" dir="auto">{items}</ol></details>')
+            f'<ol class="related-list">{items}</ol></details>')
 
 
 def error_html(message: str) -> str:

@@ -217,3 +217,50 @@ def test_chat_messages_pair_each_question_with_its_reply():
     assert "msg-error" in messages[3]["content"] and "<i>" not in messages[3]["content"]
     assert "<b>" not in messages[2]["content"]
     assert 'dir="ltr"' in messages[4]["content"] and "msg-pending" in messages[5]["content"]
+
+
+# -- the reader's answer phrase and the related sentences ---------------------------------------
+PHRASE_START = TEXT.index("ألفا شخص")
+PHRASE_END = PHRASE_START + len("ألفا شخص")
+
+
+def test_answer_phrase_leads_and_is_marked_inside_the_quote() -> None:
+    c = citation(answer_start=PHRASE_START, answer_end=PHRASE_END)
+    ans = Answer(text="…", citations=[c], answered=True, answer=c.answer)
+    assert c.answer == "ألفا شخص"
+    markup = render.answer_html(ans, 0)
+    assert SCRIPT not in markup and IMG not in markup  # still escaped around the mark
+    lead = re.search(r'<div class="answer-lead"><strong><bdi>(.*?)</bdi>', markup).group(1)
+    assert lead == "ألفا شخص"
+    marked = re.search(r'<strong class="answer-phrase">(.*?)</strong>', markup).group(1)
+    assert marked == "ألفا شخص"
+    assert TEXT[START:END] in visible_text(markup)  # the quote is whole, text unchanged
+
+
+def test_answer_phrase_is_marked_in_the_source_panel() -> None:
+    c = citation(answer_start=PHRASE_START, answer_end=PHRASE_END)
+    markup = render.article_html(c, article())
+    assert visible_text(markup).endswith(TEXT)
+    cited = re.search(r'<mark class="cited" id="cited">(.*?)</mark>', markup).group(1)
+    assert visible_text(cited) == TEXT[START:END]
+    assert re.search(r'<strong class="answer-phrase">ألفا شخص</strong>', cited)
+
+
+@pytest.mark.parametrize("span", [(None, None), (START - 1, START + 3), (END - 2, END + 1),
+                                  (START + 5, START + 5)])
+def test_a_phrase_outside_the_quote_is_never_marked(span) -> None:
+    c = citation(answer_start=span[0], answer_end=span[1])
+    assert render.marked(c.sentence, c.start, *span) == render.esc(c.sentence)
+
+
+def test_declined_answer_lists_related_sentences_collapsed() -> None:
+    hostile = citation(sentence=f"جملة عربية طويلة قليلا {SCRIPT}")
+    ans = Answer(text="لم أجد", answered=False,
+                 related=[hostile, citation(sentence="An English sentence.")])
+    markup = render.answer_html(ans, 0)
+    assert '<details class="related">' in markup and " open" not in markup
+    assert "غير متحقَّق" in visible_text(markup)
+    assert markup.count("<li ") == 2
+    assert '<li dir="rtl">' in markup and '<li dir="ltr">' in markup
+    assert SCRIPT not in markup and "&lt;script&gt;" in markup
+    assert render.answer_html(Answer(text="لم أجد"), 0).count("<details") == 0

@@ -144,7 +144,10 @@ def compose(question: str, query: str, candidates: Sequence[Candidate], policy: 
             chosen.append(other)
             break
     chosen.sort(key=lambda c: c.row)  # reading order within the article
-    citations = [Citation(**_fields(c.hit), number=i) for i, c in enumerate(chosen, start=1)]
+    # The answer phrase is the best sentence's: an adjacent quote is context, not a second one.
+    hits = [c.hit if c is best else dataclasses.replace(c.hit, answer_start=None,
+                                                         answer_end=None) for c in chosen]
+    citations = [Citation(**_fields(h), number=i) for i, h in enumerate(hits, start=1)]
     quote = " ".join(f"«{c.sentence}» [{c.number}]" for c in citations)
     return Answer(text=quote, citations=citations, answered=True, question=question, query=query,
                   answer=best.hit.answer, probability=best.hit.probability)

@@ -60,15 +60,17 @@ class Assistant:
 
     @classmethod
     def load(
-        cls, index_dir: str | Path, *, model: str | Path | None = None, reader: bool = True,
-        **kwargs: Any
+        cls, index_dir: str | Path, *, model: str | Path | None = None,
+        reader: Reader | bool = True, **kwargs: Any
     ) -> Assistant:
-        """Open an index; ``model`` defaults to the one recorded in its manifest. The reader
-        is loaded too (``reader=False`` for retrieval alone); a missing or damaged reader
-        raises :class:`qa.reader.ReaderError`, never falls back silently."""
+        """Open an index; ``model`` defaults to the one recorded in its manifest. The committed
+        reader is loaded too (or pass one; ``reader=False`` for retrieval alone); a missing or
+        damaged reader raises :class:`qa.reader.ReaderError`, never falls back silently."""
         encoder = (Encoder(model) if model is not None
                    else Encoder.from_manifest(store.read_model(Path(index_dir))))
-        return cls(index_dir, encoder, reader=Reader.load(encoder) if reader else None, **kwargs)
+        if reader is True:
+            reader = Reader.load(encoder)
+        return cls(index_dir, encoder, reader=reader or None, **kwargs)
 
     @property
     def data(self) -> store.IndexData:

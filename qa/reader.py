@@ -14,9 +14,11 @@ It never rewrites text: a span is a pair of offsets into the sentence it was giv
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -176,7 +178,7 @@ def ReaderNet(base):  # noqa: N802 - a class made lazily so importing qa.reader 
 def load_config(weights_dir: Path) -> ReaderConfig:
     """The config beside the weights, after checking that both files exist and match."""
     cfg_path, weights = weights_dir / CONFIG_FILE, weights_dir / WEIGHTS_FILE
-    restore = (f"Restore it with `git checkout -- {weights_dir.name}/` in the daleel checkout "
+    restore = ("Restore it with `git checkout -- qa/reader_weights/` in the daleel checkout "
                "(or reinstall daleel), or retrain it: python scripts/train_reader.py")
     for path in (cfg_path, weights):
         if not path.is_file():
@@ -210,6 +212,9 @@ class Reader:
                  batch_size: int = 16) -> None:
         self.run, self.tokenizer, self.config = run, tokenizer, config
         self.backend, self.batch_size = backend, batch_size
+        # One read at a time: a fast tokenizer must not be re-configured by two threads at
+        # once, and the int8 runtime has one request anyway (a question's pairs are one batch).
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, encoder=None, weights_dir: str | Path | None = None, *,
@@ -237,17 +242,27 @@ class Reader:
         except (SafetensorError, OSError) as exc:
             raise ReaderError(f"Cannot read {weights_dir / WEIGHTS_FILE}: {exc}") from None
         net = ReaderNet(_shared_base(encoder.transformer(), config.top_layers)).eval()
-        load_trainable_frozen(net, state)
-        tokenizer = encoder.tokenizer()
+        load_trainable_frozen(net, state, config.top_layers)
+        tokenizer = copy.deepcopy(encoder.tokenizer())  # its own: the encoder's is reconfigured
         if backend == "torch":
             return cls(net, tokenizer, config, backend=backend)
         from qa import reader_int8
 
-        folder = reader_int8.ensure(net, tokenizer, config)
-        return cls(reader_int8.Int8Net(folder), tokenizer, config, backend=backend)
+        try:
+            folder = reader_int8.ensure(net, tokenizer, config)
+            run = reader_int8.Int8Net(folder)
+        except (RuntimeError, OSError) as exc:
+            raise ReaderError(f"Could not make or load the reader's int8 export: {exc}. Use the "
+                              "float32 reader (Reader.load(backend='torch')) or reinstall the "
+                              "pinned openvino and nncf (bash scripts/setup).") from exc
+        return cls(run, tokenizer, config, backend=backend)
 
     def read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]:
-        """One Reading per (headline, sentence) passage, in order."""
+        """One Reading per (headline, sentence) passage, in order (thread-safe)."""
+        with self._lock:
+            return self._read(question, passages)
+
+    def _read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]:
         import torch
 
         out: list[Reading] = []
@@ -270,8 +285,6 @@ class Reader:
 def _shared_base(model, top_layers: int):
     """A view of ``model`` whose top layers are fresh copies: embeddings and lower layers stay
     shared with the encoder (read-only at inference), so the reader costs its top layers only."""
-    import copy
-
     import torch
 
     layers = model.encoder.layer
@@ -290,15 +303,18 @@ def _shared_base(model, top_layers: int):
     return base
 
 
-def load_trainable_frozen(net, state: dict) -> None:
-    """Put the trained tensors (top layers, heads) into ``net`` as float32, for inference."""
-    heads = {k for k in state if not k.startswith("base.")}
-    if not heads or not any(k.startswith("base.") for k in state):
-        raise ReaderError("the reader weights hold no layers or no heads")
+def load_trainable_frozen(net, state: dict, top_layers: int) -> None:
+    """Put the trained tensors into ``net`` as float32, for inference. They must be exactly
+    the top ``top_layers`` layers and the heads: nothing missing (no random head), nothing
+    else (never the lower layers or embeddings the encoder shares)."""
     own = dict(net.named_parameters())
-    unknown = [k for k in state if k not in own]
-    if unknown:
-        raise ReaderError(f"the reader weights name tensors the network lacks: {unknown[:3]}")
+    n = len(net.base.encoder.layer)
+    top = tuple(f"base.encoder.layer.{i}." for i in range(n - top_layers, n))
+    expected = {k for k in own if k.startswith(top) or not k.startswith("base.")}
+    if set(state) != expected:
+        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+        raise ReaderError(f"the reader weights do not fit the network: missing {missing[:3]}, "
+                          f"unexpected {extra[:3]}")
     import torch
 
     with torch.no_grad():

@@ -54,7 +54,8 @@ class Answer:
     question: str = ""
     #: The text actually used for retrieval (the question plus context from earlier turns).
     query: str = ""
-    #: The short answer phrase inside the first citation ('' when declined or not found).
+    #: The short answer phrase ('' when declined or not found), inside the one citation whose
+    #: ``answer_start``/``answer_end`` are set.
     answer: str = ""
     #: The reader's calibrated probability that the best sentence answers (None without reader).
     probability: float | None = None

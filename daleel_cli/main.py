@@ -1,4 +1,4 @@
-"""The ``daleel`` command: build an index, ask it, serve the chat, evaluate retrieval.
+"""The ``daleel`` command: build an index, ask it, serve the chat, evaluate retrieval and the reader.
 
 A thin layer over the library. Parsing imports nothing heavy (``daleel --help`` loads no
 numpy, FAISS, torch or gradio); each subcommand imports its handler when run. Library errors
@@ -135,7 +135,8 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
-EVAL_HELP = "measure retrieval on SQuAD-format or JSONL question sets"
+EVAL_HELP = ("measure retrieval and the reader (side by side) on SQuAD-format or JSONL "
+             "question sets")
 
 
 def _command(argv: Sequence[str]) -> str | None:

@@ -1,4 +1,4 @@
-"""Retrieval evaluation on Arabic QA sets: sentence recall, MRR, latency and abstention.
+"""Evaluation on Arabic QA sets: sentence recall, MRR, answer F1/EM, answerability, latency.
 
 The articles of a dataset (:mod:`qa.datasets`) are indexed through the normal build path
 (optionally beside news articles as distractors), so the figures measure the index and the

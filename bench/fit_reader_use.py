@@ -8,9 +8,9 @@ thresholds (on the written seed and seed-check sets). TyDi-ar is never read here
 2. Thresholds: for every seed/seed-check question (answerable or not, Arabic or English), the
    best sentence's calibrated probability after fused reranking. ``min_probability`` is the
    grid value that maximizes the smaller of (share of unanswerable declined, share of
-   answerable quoting the right sentence), ties broken by their sum, then by the larger value. Questions in
-   Latin script get their own bar only when there are at least 8 of each kind; otherwise the
-   Arabic bar applies to them too. seed-holdout and seed-fresh are never read here.
+   answerable quoting the right sentence), ties broken by their sum, then by the larger value.
+   Questions in Latin script get their own bar only when there are at least 8 of each kind;
+   otherwise the Arabic bar applies to them too. seed-holdout and seed-fresh are never read.
 
 Prints both fits and writes bench/results/fit_reader_use.json; paste the values into
 qa/rerank.py (RETRIEVAL_WEIGHT) and qa/answer.py (Policy).

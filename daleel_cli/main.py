@@ -1,4 +1,4 @@
-"""The ``daleel`` command: build an index, ask it, serve the chat, evaluate retrieval and the reader.
+"""The ``daleel`` command: build an index, ask it, serve the chat, evaluate (retrieval, reader).
 
 A thin layer over the library. Parsing imports nothing heavy (``daleel --help`` loads no
 numpy, FAISS, torch or gradio); each subcommand imports its handler when run. Library errors

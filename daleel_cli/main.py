@@ -127,8 +127,8 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None, help="where to put it (or DALEEL_MODEL_CACHE)")
 
     p = sub.add_parser("eval", help=EVAL_HELP, description=EVAL_HELP)
-    if _command(argv) == "eval":  # its options live with it, in qa.evaluate (heavy to import)
-        from qa import evaluate
+    if _command(argv) == "eval":  # its options import qa.evaluate (heavy): only when asked
+        from daleel_cli import evaluation as evaluate
 
         evaluate.add_arguments(p)
         p.set_defaults(handler=evaluate.run)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from daleel_cli import evaluation as cli_eval
 from qa import evaluate as ev
 from tests.conftest import SEED_ID, SEEDS
 from tests.qa.conftest import PARAGRAPHS, QUESTIONS, squad
@@ -91,12 +92,12 @@ def test_cli_writes_the_json_report_and_prints_the_table(files, encoder, tmp_pat
     questions.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                          encoding="utf-8")
     parser = argparse.ArgumentParser()
-    ev.add_arguments(parser)
+    cli_eval.add_arguments(parser)
     out = tmp_path / "res" / "results.json"
     args = parser.parse_args([str(files["squad"]), str(questions), "--corpus", str(SEEDS),
                               "--unanswerable", str(files["unans"]), "--out", str(out),
                               "--work-dir", str(tmp_path / "work"), "--limit", "5"])
-    assert ev.run(args, encoder=encoder) == 0
+    assert cli_eval.run(args, encoder=encoder) == 0
     saved = json.loads(out.read_text(encoding="utf-8"))
     assert {"date", "machine", "model", "settings", "policy", "context", "distractors",
             "unanswerable", "limit", "datasets"} <= saved.keys()

@@ -35,7 +35,7 @@ from qa.assistant import Assistant  # noqa: E402
 from qa.datasets import assign_gold, load_dataset, read_questions  # noqa: E402
 from qa.evaluate import DEFAULT_WORK_DIR, index_name, prepare_index  # noqa: E402
 from qa.reader import Reader  # noqa: E402
-from qa.rerank import DEPTH, judge  # noqa: E402
+from qa.rerank import DEPTH, fuse, judge  # noqa: E402
 
 WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 BARS = tuple(round(x, 3) for x in np.arange(0.05, 0.96, 0.01))
@@ -56,8 +56,7 @@ def read_all(bot: Assistant, questions, depth: int = DEPTH):
 
 
 def fused_order(scored, readings, weight: float) -> list[int]:
-    best = scored[0].score if scored else 0.0
-    fused = [r.score + weight * (s.score - best) for s, r in zip(scored, readings, strict=True)]
+    fused = fuse(scored, readings, weight)
     return sorted(range(len(fused)), key=lambda i: -fused[i])
 
 

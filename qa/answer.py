@@ -121,16 +121,15 @@ def _previous_question(history: Sequence[Any] | None) -> str:
     return ""
 
 
-def compose(question: str, query: str, candidates: Sequence[Candidate], policy: Policy,
-            *, judged: bool) -> Answer:
+def compose(question: str, query: str, candidates: Sequence[Candidate], policy: Policy) -> Answer:
     """Quote the best candidate with its citation, or decline and list the closest ones.
 
-    ``judged`` says whether the reader has read the candidates (their hits carry its
-    probability); otherwise the retrieval-only confidence decides.
+    A candidate the reader has read carries its probability, which decides; otherwise the
+    retrieval-only confidence does.
     """
     latin = _mostly_latin(question)
     best = candidates[0] if candidates else None
-    if best is None or not _answers(best, policy, latin, judged):
+    if best is None or not _answers(best, policy, latin):
         return Answer(
             text=NO_ANSWER_EN if latin else NO_ANSWER, answered=False, question=question,
             query=query, probability=best.hit.probability if best else None,
@@ -138,7 +137,7 @@ def compose(question: str, query: str, candidates: Sequence[Candidate], policy: 
         )
     chosen = [best]
     for other in candidates[1:3]:
-        close = (_answers(other, policy, latin, judged) if judged
+        close = (_answers(other, policy, latin) if best.hit.probability is not None
                  else best.scored.score - other.scored.score <= policy.second_margin)
         if close and _adjacent(best.hit, other.hit, best.row, other.row):
             chosen.append(other)
@@ -147,23 +146,19 @@ def compose(question: str, query: str, candidates: Sequence[Candidate], policy: 
     # The answer phrase is the best sentence's: an adjacent quote is context, not a second one.
     hits = [c.hit if c is best else dataclasses.replace(c.hit, answer_start=None,
                                                          answer_end=None) for c in chosen]
-    citations = [Citation(**_fields(h), number=i) for i, h in enumerate(hits, start=1)]
+    citations = [Citation(**dataclasses.asdict(h), number=i) for i, h in enumerate(hits, start=1)]
     quote = " ".join(f"«{c.sentence}» [{c.number}]" for c in citations)
     return Answer(text=quote, citations=citations, answered=True, question=question, query=query,
-                  answer=best.hit.answer, probability=best.hit.probability)
+                  probability=best.hit.probability)
 
 
-def _answers(c: Candidate, policy: Policy, latin: bool, judged: bool) -> bool:
-    if judged:
+def _answers(c: Candidate, policy: Policy, latin: bool) -> bool:
+    if c.hit.probability is not None:  # read by the reader
         bar = policy.min_probability_latin if latin else policy.min_probability
-        return c.hit.probability is not None and c.hit.probability >= bar
+        return c.hit.probability >= bar
     s = c.scored
     confidence = s.dense + policy.lexical_weight * min(s.lexical, policy.lexical_cap)
     return confidence >= policy.min_confidence - (policy.cross_lingual_offset if latin else 0.0)
-
-
-def _fields(hit: Hit) -> dict[str, Any]:
-    return {f.name: getattr(hit, f.name) for f in dataclasses.fields(hit)}
 
 
 def _adjacent(a: Hit, b: Hit, row_a: int, row_b: int) -> bool:

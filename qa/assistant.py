@@ -102,7 +102,7 @@ class Assistant:
         question = check_question(question)
         query = normalize_question(retrieval_query(question, history))
         candidates = self._candidates([query], 5)[0]
-        return compose(question, query, candidates, self.policy, judged=self.reader is not None)
+        return compose(question, query, candidates, self.policy)
 
     def _candidates(self, queries: list[str], k: int) -> list[list[Candidate]]:
         retriever = self._current()

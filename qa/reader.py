@@ -86,8 +86,11 @@ def encode_pairs(tokenizer, questions: Sequence[str], passages: Sequence[tuple[s
     sentence's start inside the passage text.
     """
     firsts, seconds, starts = [], [], []
+    clipped: dict[str, str] = {}  # a question is usually read with all its candidates
     for q, (title, sentence) in zip(questions, passages, strict=True):
-        firsts.append(QUESTION_PREFIX + _clip_question(tokenizer, q, config.max_question_tokens))
+        if q not in clipped:
+            clipped[q] = QUESTION_PREFIX + _clip_question(tokenizer, q, config.max_question_tokens)
+        firsts.append(clipped[q])
         text, start = passage_text(title, sentence)
         seconds.append(text)
         starts.append(start)

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import threading
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from index.encoder.cache import default_cache_dir, ensure_folder
-from index.encoder.export import CALIBRATION_TEXTS
-from index.encoder.openvino_int8 import SMOOTH_QUANT_ALPHA, quiet_nncf
+from index.encoder.export import CALIBRATION_TEXTS, trace_onnx
+from index.encoder.openvino_int8 import quantize
 
 #: Bump when the export changes: it is part of the folder's name.
 EXPORT_VERSION = 1
@@ -43,14 +42,8 @@ def ensure(net, tokenizer, config, cache_dir: Path | None = None) -> Path:
     target = export_dir(config.sha256, cache_dir)
 
     def make(tmp: Path) -> None:
-        import openvino as ov
         import torch
-        from nncf.quantization.advanced_parameters import (
-            AdvancedQuantizationParameters,
-            AdvancedSmoothQuantParameters,
-        )
 
-        nncf = quiet_nncf()
         questions, passages = calibration_pairs()
         feeds = []
         for i in range(0, len(passages), 8):
@@ -70,18 +63,8 @@ def ensure(net, tokenizer, config, cache_dir: Path | None = None) -> Path:
         axes = {k: {0: "batch", 1: "tokens"} for k in _INPUTS} | {
             "answer": {0: "batch"}, "start": {0: "batch", 1: "tokens"},
             "end": {0: "batch", 1: "tokens"}}
-        with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(Traced().eval(), example, str(fp32), dynamo=False, opset_version=17,
-                              input_names=list(_INPUTS), output_names=list(_OUTPUTS),
-                              dynamic_axes=axes)
-        advanced = AdvancedQuantizationParameters(
-            smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=SMOOTH_QUANT_ALPHA))
-        quantized = nncf.quantize(ov.Core().read_model(str(fp32)), nncf.Dataset(feeds),
-                                  model_type=nncf.ModelType.TRANSFORMER, subset_size=len(feeds),
-                                  advanced_parameters=advanced)
-        ov.save_model(quantized, tmp / "reader.xml")
-        fp32.unlink()
+        trace_onnx(Traced().eval(), example, fp32, list(_INPUTS), list(_OUTPUTS), axes)
+        quantize(fp32, feeds, tmp / "reader.xml")
         (tmp / STAMP).write_text(json.dumps({"export_version": EXPORT_VERSION,
                                              "weights_sha256": config.sha256,
                                              "calibration_pairs": len(passages)}),

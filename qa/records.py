@@ -54,13 +54,16 @@ class Answer:
     question: str = ""
     #: The text actually used for retrieval (the question plus context from earlier turns).
     query: str = ""
-    #: The short answer phrase ('' when declined or not found), inside the one citation whose
-    #: ``answer_start``/``answer_end`` are set.
-    answer: str = ""
     #: The reader's calibrated probability that the best sentence answers (None without reader).
     probability: float | None = None
     #: When declined: the closest sentences found, not verified to answer (best first).
     related: list[Hit] = field(default_factory=list)
+
+    @property
+    def answer(self) -> str:
+        """The short answer phrase ('' when declined or not found), from the one citation whose
+        ``answer_start``/``answer_end`` are set."""
+        return next((c.answer for c in self.citations if c.answer), "")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from qa.reader import Reader
+from qa.reader import Reader, Reading
 from qa.records import Hit
 from qa.retrieve import Scored
 
@@ -17,6 +17,13 @@ DEPTH = 8
 #: Weight of the retrieval ranker's score (relative to its best candidate) beside the reader's
 #: logit; fitted on XQuAD-ar (bench/fit_reader_use.py, BENCHMARKS.md).
 RETRIEVAL_WEIGHT = 0.75
+
+
+def fuse(scored: Sequence[Scored], readings: Sequence[Reading], weight: float) -> list[float]:
+    """Each candidate's order score: reader logit + ``weight`` x its retrieval score's gap to
+    the best retrieval score among them."""
+    best = max((s.score for s in scored), default=0.0)
+    return [r.score + weight * (s.score - best) for s, r in zip(scored, readings, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +57,9 @@ def judge(
         return out
     head = out[:depth]
     readings = reader.read(question, [(c.hit.title, c.hit.sentence) for c in head])
-    best = max(s.score for s in scored[: len(head)])
     judged = []
-    for c, s, r in zip(head, scored[: len(head)], readings, strict=True):
-        fused = r.score + weight * (s.score - best)
+    for c, s, r, fused in zip(head, scored[: len(head)], readings,
+                              fuse(scored[: len(head)], readings, weight), strict=True):
         span = (c.hit.start + r.span[0], c.hit.start + r.span[1]) if r.span else (None, None)
         hit = dataclasses.replace(c.hit, score=round(fused, 6), probability=round(r.probability, 4),
                                   answer_start=span[0], answer_end=span[1])

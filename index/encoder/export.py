@@ -151,25 +151,23 @@ def calibration(st: Any, names: list[str], batch: int = 8) -> list[dict[str, np.
 
 def export_onnx_fp32(st: Any, path: Path) -> list[str]:
     """Trace ``st`` (token tensors -> ``sentence_embedding``) into a float32 ONNX file."""
-    import torch
-
     module, names, example = _traceable(st)
     axes = {k: {0: "batch", 1: "tokens"} for k in names} | {"embedding": {0: "batch"}}
+    trace_onnx(module, example, path, names, ["embedding"], axes)
+    return names
+
+
+def trace_onnx(module: Any, example: tuple[Any, ...], path: Path, inputs: list[str],
+               outputs: list[str], axes: dict[str, dict[int, str]]) -> None:
+    """Trace a torch module into a float32 ONNX file (opset 17, dynamic batch and length)."""
+    import torch
+
     # The tracer warns about shape checks it freezes (pooling, masks); they hold for every
     # batch and length, as the float32 comparisons in tests/index/encoder/test_runtime.py check.
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            example,
-            str(path),
-            dynamo=False,
-            opset_version=17,
-            input_names=names,
-            output_names=["embedding"],
-            dynamic_axes=axes,
-        )
-    return names
+        torch.onnx.export(module, example, str(path), dynamo=False, opset_version=17,
+                          input_names=inputs, output_names=outputs, dynamic_axes=axes)
 
 
 def _versions(backend: str) -> dict[str, str]:

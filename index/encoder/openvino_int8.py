@@ -20,32 +20,10 @@ class OpenVINOInt8:
     settings: dict[str, Any] = {"smooth_quant_alpha": SMOOTH_QUANT_ALPHA}
 
     def export(self, st: Any, out: Path) -> list[str]:
-        import openvino as ov
-
-        nncf = quiet_nncf()
-        from nncf.quantization.advanced_parameters import (
-            AdvancedQuantizationParameters,
-            AdvancedSmoothQuantParameters,
-        )
-
         fp32 = out / "model-fp32.onnx"
         # Through ONNX rather than ov.convert_model: the converter sends usage telemetry.
         names = export.export_onnx_fp32(st, fp32)
-        data = export.calibration(st, names)
-        # SmoothQuant alpha 0.65 (NNCF's transformer default is 0.95): mean cosine to float32
-        # over 256 news sentences 0.9990 instead of 0.9955; 0.6-0.75 are all within 0.0002.
-        advanced = AdvancedQuantizationParameters(
-            smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=SMOOTH_QUANT_ALPHA)
-        )
-        quantized = nncf.quantize(
-            ov.Core().read_model(str(fp32)),
-            nncf.Dataset(data),
-            model_type=nncf.ModelType.TRANSFORMER,
-            subset_size=len(data),
-            advanced_parameters=advanced,
-        )
-        ov.save_model(quantized, out / "model.xml")
-        fp32.unlink()
+        quantize(fp32, export.calibration(st, names), out / "model.xml")
         return names
 
     def runner(self, folder: Path, threads: int) -> Runner:
@@ -115,6 +93,33 @@ def _run_bulk(bulk: Any, threads: int, feeds: Iterable[dict], n: int) -> list[np
     for slot in list(pending):
         collect(slot)
     return out
+
+
+def quantize(fp32: Path, feeds: list[dict[str, np.ndarray]], out: Path) -> None:
+    """Quantize the float32 ONNX model ``fp32`` to static int8 with NNCF, calibrated on
+    ``feeds``, save it as the OpenVINO model ``out`` (.xml) and delete ``fp32``."""
+    import openvino as ov
+
+    nncf = quiet_nncf()
+    from nncf.quantization.advanced_parameters import (
+        AdvancedQuantizationParameters,
+        AdvancedSmoothQuantParameters,
+    )
+
+    # SmoothQuant alpha 0.65 (NNCF's transformer default is 0.95): mean cosine to float32
+    # over 256 news sentences 0.9990 instead of 0.9955; 0.6-0.75 are all within 0.0002.
+    advanced = AdvancedQuantizationParameters(
+        smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=SMOOTH_QUANT_ALPHA)
+    )
+    quantized = nncf.quantize(
+        ov.Core().read_model(str(fp32)),
+        nncf.Dataset(feeds),
+        model_type=nncf.ModelType.TRANSFORMER,
+        subset_size=len(feeds),
+        advanced_parameters=advanced,
+    )
+    ov.save_model(quantized, out)
+    fp32.unlink()
 
 
 def quiet_nncf() -> Any:

@@ -94,10 +94,10 @@ def test_compose_quotes_an_adjacent_sentence_that_answers_too() -> None:
     one = Candidate(Scored(4, 1.0, 0.9, 1.0), _hit("أولى.", 0, probability=0.9))
     two = Candidate(Scored(5, 0.5, 0.8, 1.0), _hit("ثانية.", 6, probability=0.7))
     far = Candidate(Scored(9, 0.4, 0.8, 1.0), _hit("بعيدة.", 30, probability=0.95))
-    ans = compose("س؟", "س؟", [one, two], Policy(min_probability=0.6), judged=True)
+    ans = compose("س؟", "س؟", [one, two], Policy(min_probability=0.6))
     assert [c.number for c in ans.citations] == [1, 2]
     assert [c.sentence for c in ans.citations] == ["أولى.", "ثانية."]
-    ans = compose("س؟", "س؟", [one, far], Policy(min_probability=0.6), judged=True)
+    ans = compose("س؟", "س؟", [one, far], Policy(min_probability=0.6))
     assert [c.sentence for c in ans.citations] == ["أولى."]
 
 
@@ -186,7 +186,7 @@ def test_only_the_best_sentence_carries_the_answer_phrase() -> None:
                        _hit("أولى.", 0, probability=0.7, answer_start=0, answer_end=4))
     best = Candidate(Scored(5, 1.0, 0.9, 1.0),
                      _hit("ثانية.", 6, probability=0.9, answer_start=6, answer_end=11))
-    ans = compose("س؟", "س؟", [best, before], Policy(min_probability=0.6), judged=True)
+    ans = compose("س؟", "س؟", [best, before], Policy(min_probability=0.6))
     first, second = ans.citations  # reading order: the adjacent sentence comes first
     assert first.answer_start is None and first.answer == ""
     assert second.answer == ans.answer == "ثانية"

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import errno
 import gzip
 import io
 import json
 import logging
 import os
 import re
+import stat
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,9 @@ SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".json", *LINES_SUFFIXES)
 MB = 1024 * 1024
 MAX_TEXT_BYTES = 50 * MB  # one .txt/.md article; larger files are almost surely not one article
 MAX_JSON_BYTES = 500 * MB  # a .json file is parsed whole; beyond this, JSON lines stream instead
+MAX_LINE_BYTES = 50 * MB  # one JSON line (one article), as MAX_TEXT_BYTES for a .txt article
+MAX_DECOMPRESSED_BYTES = 2048 * MB  # a compressed file, decompressed (~8x the ANT corpus's)
+STRAY_RATIO = 20  # UTF-8 with stray bytes: at least this many valid multi-byte chars per bad byte
 BINARY_SAMPLE = 65536  # bytes/chars inspected to tell binary from text
 BINARY_CONTROL_RATIO = 0.10  # more control characters than this in the sample -> binary
 MIN_ARABIC_RATIO = 0.30  # share of Arabic letters needed to accept a cp1256 decoding
@@ -44,6 +50,7 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _CP1256_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # Cc except \t \n \r
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufefc]")
 _LINE = re.compile(r"[^\r\n]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _FIELDS: dict[str, tuple[str, ...]] = {
     "id": ("id", "docno"),
     "title": ("title", "headline"),
@@ -113,7 +120,7 @@ def iter_articles(
     """
     roots = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     for root in roots:
-        if not root.exists():
+        if not (root.exists() or root.is_symlink()):  # a broken link or loop is skipped later
             raise FileNotFoundError(
                 f"corpus path not found: {root} (give files or folders holding "
                 f"{', '.join(SUPPORTED_SUFFIXES)} articles)"
@@ -127,7 +134,7 @@ def _iter(roots: list[Path], skipped: list[Skipped], warnings: list[str]) -> Ite
     next_n: dict[str, int] = {}
     seen_files: set[Path] = set()
     for path, file_id, suffix in _walk(roots, skipped):
-        real = path.resolve()
+        real = Path(os.path.realpath(path))  # never raises: _walk let through no link loop
         if real in seen_files:
             warnings.append(f"{path} was given more than once; read it once")
             continue
@@ -182,14 +189,39 @@ def _walk(roots: list[Path], skipped: list[Skipped]) -> Iterator[tuple[Path, str
                 if suffix is None:
                     log.debug("ignoring %s: unsupported extension", Path(root, *parts))
                     continue
-                yield Path(root, *parts), "/".join(parts)[: -len(suffix)], suffix
-        elif not root.is_file():
-            skipped.append(Skipped(str(root), "not a regular file or folder"))
+                path = Path(root, *parts)
+                if (why := _not_regular(path)) is not None:
+                    skipped.append(Skipped(str(path), why))
+                    continue
+                yield path, "/".join(parts)[: -len(suffix)], suffix
+        elif (why := _not_regular(root)) is not None:
+            skipped.append(Skipped(str(root), why))
         elif (suffix := _suffix(root.name)) is None:
             skipped.append(Skipped(str(root), "unsupported file type; supported: "
                                    + ", ".join(SUPPORTED_SUFFIXES)))
         else:
             yield root, root.name[: -len(suffix)], suffix
+
+
+def _not_regular(path: Path) -> str | None:
+    """Why ``path`` (links followed) is not a regular file to read, or None if it is one.
+
+    A FIFO would block the build forever and a device such as /dev/zero never ends; neither
+    is opened."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop; fix or remove the link"
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            return "broken symbolic link (its target does not exist); fix or remove the link"
+        return f"cannot read file ({exc.strerror or exc}); check it exists and is readable"
+    if stat.S_ISREG(mode):
+        return None
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
+            or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a folder"
+            if stat.S_ISDIR(mode) else "not a regular file")
+    return f"not a regular file ({kind}); give text or JSON files"
 
 
 def _read_file(
@@ -205,7 +237,7 @@ def _read_file(
         limit = MAX_JSON_BYTES if suffix == ".json" else MAX_TEXT_BYTES
         if size > limit:
             hint = "convert it to .jsonl (one article a line)" if suffix == ".json" else "split it"
-            raise _Skip(f"too large ({size / MB:.1f} MB > {limit // MB} MB); {hint}")
+            raise _Skip(f"too large ({size:,} bytes; the limit is {limit // MB} MB); {hint}")
         text, warning = _decode(path.read_bytes(), where)
         if not text.strip():
             raise _Skip("empty file")
@@ -244,35 +276,42 @@ def _read_file(
 
 
 def _read_lines(path: Path, file_id: str, warnings: list[str]) -> Iterator[Article | Skipped]:
-    """Stream a JSON-lines file (optionally gzipped): bad lines are skipped, good ones kept."""
+    """Stream a JSON-lines file (optionally gzipped): bad lines are skipped, good ones kept.
+
+    A line longer than MAX_LINE_BYTES is skipped without being held in memory, and a gzipped
+    file stops at MAX_DECOMPRESSED_BYTES (a gzip bomb), keeping the lines before."""
     where, gz = str(path), path.name.lower().endswith(".gz")
-    lineno, records, cp1256_lines = 0, 0, 0
+    lineno, records, decoded = 0, 0, Counter()
     try:
         with gzip.open(path, "rb") if gz else open(path, "rb") as raw:
-            lines: Iterable[bytes | str] = raw
+            stream: Any = raw
             head = raw.peek(4)[:4]
             for bom, codec, label in _WIDE_BOMS:
                 if head.startswith(bom):
                     warnings.append(f"decoded {where} as {label} (BOM)")
-                    lines = io.TextIOWrapper(raw, encoding=codec)
+                    stream = io.TextIOWrapper(raw, encoding=codec)
                     break
-            for lineno, line in enumerate(lines, 1):
+            for lineno, line in _capped_lines(stream, raw if gz else None):
+                if line is None:
+                    records += 1
+                    yield Skipped(f"{where}:{lineno}", f"line longer than {MAX_LINE_BYTES // MB} "
+                                  "MB; one line must be one article")
+                    continue
                 if lineno == 1 and isinstance(line, bytes) and line.startswith(codecs.BOM_UTF8):
                     line = line[len(codecs.BOM_UTF8):]
                 if not line.strip():
                     continue
                 records += 1
                 if isinstance(line, bytes):
-                    try:
-                        line = line.decode("utf-8")
-                    except UnicodeDecodeError as exc:
-                        fallback = _cp1256(line)
-                        if fallback is None:
-                            yield Skipped(f"{where}:{lineno}", "not valid UTF-8 "
-                                          f"(first bad byte at offset {exc.start} of the line); "
-                                          "re-save the file as UTF-8")
-                            continue
-                        line, cp1256_lines = fallback, cp1256_lines + 1
+                    text, how = _decode_line(line)
+                    if text is None:
+                        yield Skipped(f"{where}:{lineno}", how)
+                        continue
+                    if how:
+                        decoded[how] += 1
+                        if how == "stray":
+                            warnings.append(f"{where}:{lineno}: {_stray_note(line)}")
+                    line = text
                 try:
                     obj = json.loads(line)
                 except (ValueError, RecursionError) as exc:
@@ -280,6 +319,8 @@ def _read_lines(path: Path, file_id: str, warnings: list[str]) -> Iterator[Artic
                                   "fix or remove that line")
                     continue
                 yield _record(obj, f"{file_id}:{lineno}", f"{where}:{lineno}")
+    except _Skip as exc:  # the decompressed-size cap
+        yield Skipped(f"{where}:{lineno + 1}", str(exc))
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         what = "gzip " if gz else ""
         why = getattr(exc, "strerror", None) or exc  # an OSError's text repeats the file name
@@ -290,11 +331,53 @@ def _read_lines(path: Path, file_id: str, warnings: list[str]) -> Iterator[Artic
                           f"{lineno} ({why}); the lines before were read; re-download or "
                           "re-create the file")
         return
-    if cp1256_lines:
-        warnings.append(f"decoded {cp1256_lines} line(s) of {where} as cp1256 (Windows Arabic): "
-                        "not valid UTF-8; re-save the file as UTF-8")
+    if decoded["cp1256"]:
+        warnings.append(f"decoded {decoded['cp1256']} line(s) of {where} as cp1256 (Windows "
+                        "Arabic): not valid UTF-8; re-save the file as UTF-8")
     if not records:
         yield Skipped(where, "empty file")
+
+
+def _capped_lines(stream: Any, gz: Any) -> Iterator[tuple[int, bytes | str | None]]:
+    """(line number, line) of a binary or text stream; None for a line over MAX_LINE_BYTES
+    (read through in 1 MiB pieces, never held). ``gz``: the gzip file whose decompressed
+    position is capped at MAX_DECOMPRESSED_BYTES (raises _Skip past it)."""
+    lineno = 0
+    while True:
+        line = stream.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        lineno += 1
+        too_long = len(line) > MAX_LINE_BYTES and line[-1:] not in ("\n", b"\n")
+        while too_long:
+            more = stream.readline(MB)
+            if not more or more[-1:] in ("\n", b"\n"):
+                break
+            _check_decompressed(gz)
+        _check_decompressed(gz)
+        yield lineno, None if too_long else line
+
+
+def _check_decompressed(gz: Any) -> None:
+    if gz is not None and gz.tell() > MAX_DECOMPRESSED_BYTES:
+        raise _Skip(f"the file decompresses to more than {MAX_DECOMPRESSED_BYTES // MB} MB "
+                    "(a damaged file or a decompression bomb); stopped here, the lines before "
+                    "were read; split the file if it is real")
+
+
+def _decode_line(line: bytes) -> tuple[str | None, str]:
+    """(text, how) for one JSON line: how is "" (UTF-8), "stray" (UTF-8 with a few invalid
+    bytes replaced by U+FFFD) or "cp1256"; (None, reason) when it cannot be decoded."""
+    try:
+        return line.decode("utf-8"), ""
+    except UnicodeDecodeError as exc:
+        first = exc.start
+    if (text := _utf8_with_strays(line)) is not None:
+        return text, "stray"
+    if (text := _cp1256(line)) is not None:
+        return text, "cp1256"
+    return None, (f"not valid UTF-8 (first bad byte at offset {first} of the line); "
+                  "re-save the file as UTF-8")
 
 
 def _record(obj: Any, default_id: str, where: str) -> Article | Skipped:
@@ -304,8 +387,18 @@ def _record(obj: Any, default_id: str, where: str) -> Article | Skipped:
         return Skipped(where, f"expected a JSON object with a 'text' field, got {kind}")
     values: dict[str, str | None] = {}
     for name, keys in _FIELDS.items():
-        value = next((obj[k] for k in keys if obj.get(k) is not None), None)
-        values[name] = value if value is None or isinstance(value, str) else str(value)
+        key = next((k for k in keys if obj.get(k) is not None), None)
+        value = None if key is None else obj[key]
+        if isinstance(value, int | float) and not isinstance(value, bool) and name != "text":
+            value = str(value)  # numeric ids and timestamps are common and harmless
+        if value is not None and not isinstance(value, str):
+            kind = _JSON_TYPES.get(type(value), "number")
+            return Skipped(where, f"field {key!r} must be a string, got {kind}; fix the record")
+        if value is not None and (bad := _SURROGATE.search(value)):
+            return Skipped(where, f"field {key!r} holds an invalid character (a lone UTF-16 "
+                                  f"surrogate \\u{ord(bad.group()):04x} at position "
+                                  f"{bad.start()}); fix the record")
+        values[name] = value
     text = values.pop("text")
     if text is None:
         return Skipped(where, "record has no 'text' (or 'body'/'content') field; "
@@ -344,11 +437,51 @@ def _decode(data: bytes, name: str) -> tuple[str, str | None]:
         return data[bom:].decode("utf-8"), None
     except UnicodeDecodeError as exc:
         bad = exc.start + bom
+    # A few stray bytes in clearly UTF-8 text are replaced, not read as another encoding:
+    # cp1256 is chosen only when the whole file reads cleanly as plausible Arabic in it.
+    if (text := _utf8_with_strays(data[bom:])) is not None:
+        return text, f"{name}: {_stray_note(data[bom:], bom)}"
     text = None if bom else _cp1256(data)
     if text is None:
         raise _Skip(f"not valid UTF-8 (first bad byte at offset {bad}); re-save the file as UTF-8")
     return text, (f"decoded {name} as cp1256 (Windows Arabic): not valid UTF-8; check the text "
                   "and re-save the file as UTF-8")
+
+
+def _stray_offsets(data: bytes, limit: int | None = None) -> tuple[list[int], list[str]]:
+    """Byte offsets of invalid UTF-8 sequences in ``data`` and the decoded pieces between them
+    (each stray sequence becomes U+FFFD); stops after ``limit`` strays."""
+    offsets, pieces, pos = [], [], 0
+    while True:
+        try:
+            pieces.append(data[pos:].decode("utf-8"))
+            return offsets, pieces
+        except UnicodeDecodeError as exc:
+            pieces.append(data[pos:pos + exc.start].decode("utf-8"))
+            offsets.append(pos + exc.start)
+            pos += exc.end
+            if limit is not None and len(offsets) > limit:
+                return offsets, pieces
+
+
+def _utf8_with_strays(data: bytes) -> str | None:
+    """``data`` decoded as UTF-8 with its invalid bytes replaced by U+FFFD, when it is clearly
+    UTF-8 (STRAY_RATIO valid multi-byte characters or more per invalid byte), else None."""
+    valid = data.decode("utf-8", errors="ignore")
+    limit = (len(valid) - len(valid.encode("ascii", "ignore"))) // STRAY_RATIO
+    if limit == 0:
+        return None
+    offsets, pieces = _stray_offsets(data, limit)
+    if not offsets or len(offsets) > limit:
+        return None
+    return "\ufffd".join(pieces)
+
+
+def _stray_note(data: bytes, shift: int = 0) -> str:
+    offsets = [o + shift for o in _stray_offsets(data)[0]]
+    shown = ", ".join(map(str, offsets[:5])) + (", ..." if len(offsets) > 5 else "")
+    return (f"{len(offsets)} invalid UTF-8 byte sequence(s) at byte offset(s) {shown} replaced "
+            "by U+FFFD (\ufffd); fix the file if they hid letters")
 
 
 def _cp1256(data: bytes) -> str | None:

@@ -309,7 +309,7 @@ def test_unreadable_jsonl_is_skipped_once_by_its_file_name(tmp_path: Path) -> No
     corpus = read_corpus([tmp_path])
     [skip] = corpus.skipped
     assert skip.path == str(tmp_path / "gone.jsonl")  # the file, not a line of it
-    assert "cannot read file" in skip.reason and "gone.jsonl" not in skip.reason
+    assert "broken symbolic link" in skip.reason and "gone.jsonl" not in skip.reason
 
 
 def test_html_script_kept_verbatim(tmp_path: Path) -> None:
@@ -347,7 +347,8 @@ def test_too_large_txt_skipped(tmp_path: Path) -> None:
     with path.open("wb") as f:
         f.truncate(51 * 1024 * 1024)  # sparse: nothing is written or read
     reason = skipped_reason(read_corpus([path]))
-    assert reason.startswith("too large (51.0 MB > 50 MB)") and "split" in reason
+    assert reason.startswith("too large (53,477,376 bytes; the limit is 50 MB)")
+    assert "split" in reason
 
 
 def test_iter_articles_streams(tmp_path: Path) -> None:
@@ -374,3 +375,113 @@ def test_shared_corpus_first_lines() -> None:
         assert (art.id, art.title, art.text) == (rec["docno"], rec["title"].strip(), rec["text"])
         assert (art.url, art.date, art.source) == (rec["url"], rec["time"], rec["src"])
     assert all(a.title and a.source for a in arts)
+
+
+# --- inputs that used to hang, exhaust memory or abort a build (issue 15) ----------------
+
+
+def read_with_deadline(paths: list[Path], seconds: float = 20.0) -> Corpus:
+    """read_corpus in a thread: a hang fails the test instead of stalling the suite."""
+    import threading
+
+    out: list[Corpus] = []
+    worker = threading.Thread(target=lambda: out.append(read_corpus(paths)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"read_corpus({paths}) still running after {seconds} s"
+    return out[0]
+
+
+def test_fifo_and_device_links_are_skipped_not_opened(tmp_path: Path) -> None:
+    import os
+
+    write(tmp_path / "good.txt", ARTICLE)
+    os.mkfifo(tmp_path / "pipe.txt")
+    (tmp_path / "zero.txt").symlink_to("/dev/zero")
+    corpus = read_with_deadline([tmp_path])
+    assert [a.id for a in corpus.articles] == ["good"]
+    reasons = {Path(s.path).name: s.reason for s in corpus.skipped}
+    assert "FIFO" in reasons["pipe.txt"] and "device" in reasons["zero.txt"]
+    # Named directly, the same.
+    corpus = read_with_deadline([tmp_path / "pipe.txt", tmp_path / "zero.txt"])
+    assert corpus.articles == [] and len(corpus.skipped) == 2
+
+
+def test_symlink_loop_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
+    write(tmp_path / "good.txt", ARTICLE)
+    (tmp_path / "a.txt").symlink_to(tmp_path / "b.txt")
+    (tmp_path / "b.txt").symlink_to(tmp_path / "a.txt")
+    corpus = read_corpus([tmp_path])
+    assert [a.id for a in corpus.articles] == ["good"]
+    assert sorted(Path(s.path).name for s in corpus.skipped) == ["a.txt", "b.txt"]
+    assert all("symbolic link loop" in s.reason for s in corpus.skipped)
+    assert skipped_reason(read_corpus([tmp_path / "a.txt"])).startswith("symbolic link loop")
+
+
+def test_gzip_bomb_line_is_skipped_without_holding_it(tmp_path: Path, monkeypatch) -> None:
+    from index import corpus as corpus_module
+
+    monkeypatch.setattr(corpus_module, "MAX_LINE_BYTES", 64 * 1024)
+    bomb = b'{"text": "' + b"0" * (5 * 1024 * 1024) + b'"}\n'
+    data = jsonl([{"text": BODY}]).encode() + bomb + jsonl([{"text": TITLE}]).encode()
+    corpus = read_corpus([write(tmp_path / "a.jsonl.gz", gzip.compress(data))])
+    assert [a.text for a in corpus.articles] == [BODY, TITLE]
+    [skip] = corpus.skipped
+    assert skip.path.endswith("a.jsonl.gz:2") and "line longer than" in skip.reason
+
+
+def test_gzip_bomb_file_stops_at_the_decompressed_cap(tmp_path: Path, monkeypatch) -> None:
+    from index import corpus as corpus_module
+
+    monkeypatch.setattr(corpus_module, "MAX_DECOMPRESSED_BYTES", 1024 * 1024)
+    line = jsonl([{"text": BODY}]).encode()
+    data = line * (3 * 1024 * 1024 // len(line))  # 3 MB of small records
+    corpus = read_corpus([write(tmp_path / "a.jsonl.gz", gzip.compress(data))])
+    assert 0 < len(corpus.articles) < len(data) // len(line)
+    assert len(corpus.articles) * len(line) <= 1024 * 1024 + 256 * 1024  # one buffer's slack
+    [skip] = corpus.skipped
+    assert "decompresses to more than 1 MB" in skip.reason and "lines before" in skip.reason
+
+
+def test_lone_surrogates_skip_only_their_record(tmp_path: Path) -> None:
+    lines = (
+        '{"text": "نص \\ud800 ."}\n'
+        '{"id": "\\udc00x", "text": "نص سليم"}\n'
+        + jsonl([{"id": "ok", "text": BODY}])
+    )
+    corpus = read_corpus([write(tmp_path / "a.jsonl", lines)])
+    assert [a.id for a in corpus.articles] == ["ok"]
+    reasons = [s.reason for s in corpus.skipped]
+    assert len(reasons) == 2 and all("surrogate" in r for r in reasons)
+    assert "'text'" in reasons[0] and "'id'" in reasons[1]
+
+
+def test_non_string_fields_skip_their_record(tmp_path: Path) -> None:
+    records = [{"text": ["a", "b"]}, {"id": {"x": 1}, "text": BODY}, {"text": 7},
+               {"id": 42, "date": 1700000000, "text": BODY}]
+    corpus = read_corpus([write(tmp_path / "a.jsonl", jsonl(records))])
+    assert [(a.id, a.date) for a in corpus.articles] == [("42", "1700000000")]
+    reasons = [s.reason for s in corpus.skipped]
+    assert reasons[0].startswith("field 'text' must be a string, got array")
+    assert reasons[1].startswith("field 'id' must be a string, got object")
+    assert reasons[2].startswith("field 'text' must be a string, got number")
+
+
+def test_stray_byte_in_utf8_is_replaced_and_reported_not_cp1256(tmp_path: Path) -> None:
+    good = (ARTICLE * 3).encode()
+    at = len(TITLE.encode()) + 1  # the start of the body's first word
+    data = good[:at] + b"\xff" + good[at:]
+    corpus = read_corpus([write(tmp_path / "a.txt", data)])
+    art = only(corpus)
+    assert art.text == (ARTICLE * 3)[: len(TITLE) + 1] + "\ufffd" + (ARTICLE * 3)[len(TITLE) + 1:]
+    [warning] = corpus.warnings
+    assert f"offset(s) {at}" in warning and "cp1256" not in warning
+    # The same in a JSON line: the record is kept, the stray byte replaced and reported.
+    line = json.dumps({"text": ARTICLE * 3}, ensure_ascii=False).encode()
+    corpus = read_corpus([write(tmp_path / "b.jsonl", line[:20] + b"\xfe" + line[20:] + b"\n")])
+    assert "\ufffd" in only(corpus).text and "b.jsonl:1" in corpus.warnings[0]
+
+
+def test_whole_cp1256_file_is_still_read_as_cp1256(tmp_path: Path) -> None:
+    corpus = read_corpus([write(tmp_path / "a.txt", (ARTICLE * 3).encode("cp1256"))])
+    assert only(corpus).text == ARTICLE * 3 and "cp1256" in corpus.warnings[0]

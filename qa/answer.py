@@ -22,7 +22,14 @@ NO_ANSWER_EN = "I found no sentence in the indexed articles that answers this qu
 
 
 class QuestionError(ValueError):
-    """The question cannot be asked as given; the message says why and what to do."""
+    """The question cannot be asked as given; the message says why and what to do.
+
+    ``str(exc)`` is the English message with the Arabic one after it; ``exc.arabic`` alone is
+    what the Arabic chat shows."""
+
+    def __init__(self, english: str, arabic: str) -> None:
+        super().__init__(f"{english} — {arabic}")
+        self.english, self.arabic = english, arabic
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +61,31 @@ class Policy:
 def check_question(question: object) -> str:
     """Return the question stripped, or raise QuestionError with a message for the user."""
     if not isinstance(question, str):
-        raise QuestionError("The question must be text.")
+        raise QuestionError("The question must be text.", "يجب أن يكون السؤال نصًا.")
     text = question.strip()
     if not text:
-        raise QuestionError("The question is empty: type a question, e.g. «متى بدأ الانسحاب؟».")
+        raise QuestionError("The question is empty: type a question, e.g. «متى بدأ الانسحاب؟».",
+                            "السؤال فارغ: اكتب سؤالًا، مثل «متى بدأ الانسحاب؟».")
     if len(text) > MAX_QUESTION_CHARS:
         raise QuestionError(
             f"The question is {len(text):,} characters long; the limit is "
-            f"{MAX_QUESTION_CHARS:,}. Ask about one thing, in a sentence or two."
+            f"{MAX_QUESTION_CHARS:,}. Ask about one thing, in a sentence or two.",
+            f"طول السؤال {len(text):,} حرفًا والحد {MAX_QUESTION_CHARS:,}. "
+            "اسأل عن أمر واحد في جملة أو جملتين.",
+        )
+    if bad := _SURROGATE.search(text):  # e.g. a terminal's undecodable byte (surrogateescape)
+        raise QuestionError(
+            f"The question holds a character that is not valid text (\\u{ord(bad.group()):04x} "
+            f"at position {bad.start() + 1}, from a broken encoding); retype or re-paste it.",
+            "في السؤال رمز غير صالح (ترميز تالف)؛ أعد كتابته أو لصقه.",
         )
     if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
-        raise QuestionError("The question has no words, only punctuation or symbols.")
+        raise QuestionError("The question has no words, only punctuation or symbols.",
+                            "لا كلمات في السؤال، بل علامات ترقيم أو رموز فقط.")
     return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # Tashkeel (harakat, tanwin, shadda, sukun, dagger alif, Quranic marks) and tatweel: a

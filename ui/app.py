@@ -122,7 +122,7 @@ def build_app(
         try:
             turn = Turn(question, answer=assistant.ask(question, history=history))
         except QuestionError as exc:
-            turn = Turn(question, error=str(exc))
+            turn = Turn(question, error=exc.arabic)
         except Exception:
             logger.exception("Failed to answer %r", question)
             turn = Turn(question, error=ERROR_MESSAGE)

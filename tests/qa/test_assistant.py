@@ -99,10 +99,13 @@ def test_follow_up_question_uses_history(seed_bot: Assistant) -> None:
     assert seed_bot.ask("ومتى حدث ذلك؟", history=as_messages).citations == follow.citations
 
 
-@pytest.mark.parametrize("bad", ["", "   \n", "؟؟؟ !!! ...", "😀😀", "x" * 100_000, None])
+@pytest.mark.parametrize("bad", ["", "   \n", "؟؟؟ !!! ...", "😀😀", "x" * 100_000, None,
+                                 "\ud800", "متى \udcff غادر؟"])
 def test_bad_questions_get_clear_errors(seed_bot: Assistant, bad) -> None:
-    with pytest.raises(QuestionError):
+    with pytest.raises(QuestionError) as caught:
         seed_bot.ask(bad)
+    assert caught.value.english in str(caught.value) and caught.value.arabic in str(caught.value)
+    assert any("\u0600" <= ch <= "\u06ff" for ch in caught.value.arabic)
     with pytest.raises(QuestionError):
         seed_bot.search(bad)
 

@@ -285,7 +285,7 @@ def test_busy_state_and_errors(browser, seeds_index, encoder, tmp_path, caplog):
 
         invalid = ask(page, "؟؟؟ !!!")  # the API's QuestionError, shown as a message
         assert "msg-error" in invalid.get_attribute("class")
-        assert "punctuation" in invalid.text_content()
+        assert "علامات ترقيم" in invalid.text_content()  # in the page's language
 
         count = page.locator("#daleel-chat .msg").count()
         page.fill("#daleel-input textarea", "   ")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -111,13 +113,16 @@ def quantize(fp32: Path, feeds: list[dict[str, np.ndarray]], out: Path) -> None:
     advanced = AdvancedQuantizationParameters(
         smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=SMOOTH_QUANT_ALPHA)
     )
-    quantized = nncf.quantize(
-        ov.Core().read_model(str(fp32)),
-        nncf.Dataset(feeds),
-        model_type=nncf.ModelType.TRANSFORMER,
-        subset_size=len(feeds),
-        advanced_parameters=advanced,
-    )
+    # NNCF draws its progress bars on stdout: moved to stderr, so that the one-time export
+    # inside e.g. `daleel ask --json` does not break the JSON on stdout.
+    with contextlib.redirect_stdout(sys.stderr):
+        quantized = nncf.quantize(
+            ov.Core().read_model(str(fp32)),
+            nncf.Dataset(feeds),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(feeds),
+            advanced_parameters=advanced,
+        )
     ov.save_model(quantized, out)
     fp32.unlink()
 

@@ -19,7 +19,8 @@ def build(args: argparse.Namespace) -> int:
     encoder = functools.partial(Encoder, args.model, backend=args.backend)  # freed when done
     with _ProgressBar() as bar:
         report = build_index(
-            args.paths, index_dir, encoder=encoder, context=args.context, progress=bar.update
+            args.paths, index_dir, encoder=encoder, context=args.context, progress=bar.update,
+            wait=args.wait,
         )
     size = sum(f.stat().st_size for f in (index_dir / report.generation).rglob("*") if f.is_file())
     print(f"Index: {index_dir} ({report.generation}, {size / 2**20:.1f} MiB)")
@@ -36,9 +37,29 @@ def build(args: argparse.Namespace) -> int:
     return 0
 
 
+def verify(args: argparse.Namespace) -> int:
+    import time
+
+    from index import store
+
+    index_dir = args.index or default_index_dir()
+    started = time.perf_counter()
+    try:
+        report = store.verify(index_dir)
+    except store.IndexCorruptError as exc:
+        print(f"daleel: damaged: {exc}", file=sys.stderr)
+        return 1
+    print(f"Index: {index_dir} ({report['generation']}) is intact: {report['files']} files, "
+          f"{report['bytes'] / 2**20:.1f} MiB checked in {time.perf_counter() - started:.2f} s "
+          f"({report['articles']:,} articles, {report['sentences']:,} sentences)")
+    return 0
+
+
 def ask(args: argparse.Namespace) -> int:
     from qa import Assistant
+    from qa.answer import check_question
 
+    check_question(args.question)  # a bad question fails before the model loads
     bot = Assistant.load(args.index or default_index_dir(), watch=False)
     answer = bot.ask(args.question)
     hits = bot.search(args.question, args.k) if args.k else []

@@ -109,6 +109,11 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, default=OPENVINO_INT8,
                    help="embedding path for the build: int8 OpenVINO (default, ~3x faster, "
                    "cosine 0.999 to float32) or float32 torch")
+    p.add_argument("--wait", action="store_true",
+                   help="if another build is writing this index, wait for it instead of failing")
+
+    p = add("verify", "check every file of an index against its checksums (exit 1 if damaged)")
+    _index_option(p)
 
     p = add("ask", "answer a question by quoting the indexed articles")
     p.add_argument("question")

@@ -61,15 +61,31 @@ def build_index(
     encoder: Encoder | Callable[[], Encoder] | None = None,
     context: str = DEFAULT_CONTEXT,
     progress: Progress | None = None,
+    wait: bool = False,
 ) -> BuildReport:
     """Read ``paths``, embed what is new, and switch ``index_dir`` to the new generation.
 
     ``encoder`` is an :class:`Encoder` or a function that makes one (default: ``Encoder``).
     An encoder the build made itself is let go as soon as the embedding is done, so that the
     model (~1 GB with its int8 runtime) is not held through the FAISS and BM25 builds.
+
+    One build at a time writes to ``index_dir``: another running one makes this raise
+    :class:`~index.store.IndexBusyError` at once, or wait for it with ``wait``. A full disk
+    raises :class:`~index.store.IndexSpaceError` with this build's temporary files removed.
     """
-    started = time.perf_counter()
     index_dir = Path(index_dir)
+    with store.build_lock(index_dir, wait=wait):
+        return _build(paths, index_dir, encoder, context, progress)
+
+
+def _build(
+    paths: Iterable[str | Path],
+    index_dir: Path,
+    encoder: Encoder | Callable[[], Encoder] | None,
+    context: str,
+    progress: Progress | None,
+) -> BuildReport:
+    started = time.perf_counter()
     corpus = read_corpus(paths)
     owned = encoder is None or callable(encoder)
     encoder = (encoder or Encoder)() if owned else encoder
@@ -100,7 +116,14 @@ def build_index(
     found = cache.fill(distinct, vectors, first)
     todo = [(distinct[j], texts[first[j]], first[j]) for j in np.flatnonzero(~found).tolist()]
     del texts
-    cache.embed(encoder, todo, vectors, progress)
+    try:
+        cache.embed(encoder, todo, vectors, progress)
+    except BaseException as exc:
+        if store.no_space(exc):
+            cache.clear()
+            # About what the rest of the build writes: its checkpoints, then the generation.
+            raise store.space_error(index_dir, 3 * vectors.nbytes, exc) from exc
+        raise
     embedded = len(todo)
     del todo, seen_in
     if owned:
@@ -132,7 +155,11 @@ def build_index(
         dense=dense.make(vectors),
         lexical=LexicalIndex.build(sentence_texts),
     )
-    gen = store.save(data, index_dir)
+    try:
+        gen = store.save(data, index_dir)
+    except store.IndexSpaceError:
+        cache.clear()
+        raise
     cache.clear()
     return BuildReport(
         index_dir=index_dir,

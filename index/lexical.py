@@ -184,6 +184,11 @@ class LexicalIndex:
     def __len__(self) -> int:
         return self._n
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the postings arrays (about what :meth:`save` writes)."""
+        return int(self._data.nbytes + self._indices.nbytes + self._indptr.nbytes)
+
     def _query_terms(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """Vocabulary ids of the query terms and how often each occurs in the query."""
         ids = [self._vocab[t] for t in analyze(query) if t in self._vocab]

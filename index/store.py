@@ -6,33 +6,52 @@ Layout of an index directory ``DIR``::
     DIR/gen-<stamp>/       one complete build: manifest.json, articles.jsonl, sentences.npy,
                            hashes.npy, vectors.npy, dense.faiss, lexical/
     DIR/.checkpoint/       embedded batches of an unfinished build (see index.build)
+    DIR/.build.lock        held (flock) by the one build writing to DIR; see build_lock
 
 A build writes a whole new generation, then flips ``CURRENT``; a reader follows ``CURRENT``.
 Killing a build at any moment leaves the previous generation live and intact. No pickle.
+
+The manifest records an xxh3-128 checksum of every file and one per 1 MiB block. Loading checks
+small files whole and a sample of blocks of the larger ones (a different sample each time),
+within ~10 % of the load time (BENCHMARKS.md); ``daleel verify`` (:func:`verify`) checks all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xxhash
 
 from index import dense as dense_index
 from index.corpus import Article
 from index.lexical import LexicalIndex
 from index.sentences import SentenceTable
 
-FORMAT_VERSION = 1
+#: 2: the manifest holds checksums (version 1 indexes are rebuilt).
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
+LOCK = ".build.lock"
+BLOCK = 1 << 20
+#: Loading checks a file of up to this many blocks whole; of a larger one, the first and last
+#: blocks and SAMPLED_BLOCKS more at random.
+WHOLE_BLOCKS = 4
+SAMPLED_BLOCKS = 4
+_GENERATION = re.compile(r"gen-[0-9A-Za-z_-]{1,80}")
 
 
 class StoreError(RuntimeError):
@@ -52,6 +71,14 @@ class IndexModelMismatchError(StoreError):
 
 
 class IndexCorruptError(StoreError):
+    pass
+
+
+class IndexBusyError(StoreError):
+    pass
+
+
+class IndexSpaceError(StoreError):
     pass
 
 
@@ -112,21 +139,90 @@ class IndexData:
 
 
 def current_generation(index_dir: Path) -> Path | None:
-    """The live generation directory, or None when nothing was ever built there."""
-    pointer = index_dir / CURRENT
+    """The live generation directory, or None when nothing was ever built there.
+
+    ``CURRENT`` must name a generation inside ``index_dir`` (``gen-...``, no path): anything
+    else (binary, a folder, a path elsewhere) is IndexCorruptError."""
     try:
-        name = pointer.read_text(encoding="utf-8").strip()
+        with open(index_dir / CURRENT, "rb") as fh:
+            raw = fh.read(257)
     except FileNotFoundError:
         return None
-    return index_dir / name if name else None
+    except OSError as exc:
+        raise _corrupt(index_dir, f"its {CURRENT} cannot be read ({exc.strerror or exc})") from exc
+    try:
+        name = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        name = None
+    if name is None or not _GENERATION.fullmatch(name):
+        raise _corrupt(index_dir, f"its {CURRENT} file does not name a generation of this index")
+    gen = index_dir / name
+    if not gen.is_dir():
+        raise _corrupt(index_dir, f"its live generation {name} is missing")
+    return gen
+
+
+def _corrupt(index_dir: Path, what: str) -> IndexCorruptError:
+    return IndexCorruptError(f"The index at {index_dir} is damaged: {what}. "
+                             f"{rebuild_hint(index_dir)}")
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
+    """Hold the exclusive build lock of ``index_dir`` (made if needed) for the ``with`` body.
+
+    Another holder makes this raise IndexBusyError at once, or block until it is done with
+    ``wait``. The lock is a kernel ``flock``: a killed build releases it as it dies, so a
+    stale lock file (with a dead pid in it) never blocks anyone."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            if not wait:
+                raise IndexBusyError(
+                    f"Another build (pid {holder}) is running on {index_dir}. Wait for it to "
+                    "finish, or pass --wait to start this one when it does."
+                ) from None
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def save(data: IndexData, index_dir: Path) -> Path:
-    """Write ``data`` as a new generation and make it live; returns the generation path."""
+    """Write ``data`` as a new generation and make it live; returns the generation path.
+
+    Call it holding :func:`build_lock`. If the disk fills up, nothing of the new generation
+    is left behind and IndexSpaceError says how much space it needs."""
     index_dir.mkdir(parents=True, exist_ok=True)
     previous = current_generation(index_dir)
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
     tmp = index_dir / f".{name}.tmp"
+    pointer_tmp = index_dir / f".{CURRENT}.{os.getpid()}.tmp"
+    try:
+        _write_generation(data, tmp)
+        os.rename(tmp, index_dir / name)
+        pointer_tmp.write_text(name + "\n", encoding="utf-8")
+        _fsync_file(pointer_tmp)
+    except BaseException as exc:
+        for path in (tmp, index_dir / name):  # not live yet: CURRENT still names `previous`
+            shutil.rmtree(path, ignore_errors=True)
+        pointer_tmp.unlink(missing_ok=True)
+        if no_space(exc):
+            raise space_error(index_dir, estimated_bytes(data), exc) from exc
+        raise
+    os.replace(pointer_tmp, index_dir / CURRENT)  # the atomic switch
+    _fsync_dir(index_dir)
+    _prune(index_dir, keep={name, previous.name if previous else name})
+    return index_dir / name
+
+
+def _write_generation(data: IndexData, tmp: Path) -> None:
     tmp.mkdir()
     with open(tmp / "articles.jsonl", "w", encoding="utf-8") as fh:
         for art in data.articles:
@@ -140,24 +236,50 @@ def save(data: IndexData, index_dir: Path) -> Path:
     manifest["format_version"] = FORMAT_VERSION
     files = sorted(p for p in tmp.rglob("*") if p.is_file())
     manifest["files"] = {p.relative_to(tmp).as_posix(): p.stat().st_size for p in files}
+    sums = {p.relative_to(tmp).as_posix(): _checksums(p) for p in files}
+    manifest["checksums"] = {rel: whole for rel, (whole, _) in sums.items()}
+    manifest["blocks"] = {rel: blocks for rel, (_, blocks) in sums.items()}
     (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
     _fsync_tree(tmp)
-    os.rename(tmp, index_dir / name)
-    pointer_tmp = index_dir / f".{CURRENT}.{os.getpid()}.tmp"
-    pointer_tmp.write_text(name + "\n", encoding="utf-8")
-    _fsync_file(pointer_tmp)
-    os.replace(pointer_tmp, index_dir / CURRENT)  # the atomic switch
-    _fsync_dir(index_dir)
-    _prune(index_dir, keep={name, previous.name if previous else name})
-    return index_dir / name
+
+
+def no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or quota) is full; FAISS and numpy say it in words."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(exc, OSError | RuntimeError) and "No space left on device" in str(exc)
+
+
+def space_error(index_dir: Path, needed: int, exc: BaseException) -> IndexSpaceError:
+    """The out-of-space error for a write under ``index_dir`` that needed about ``needed``."""
+    try:
+        free = shutil.disk_usage(index_dir).free
+    except OSError:
+        free = 0
+    mb = 1 << 20
+    return IndexSpaceError(
+        f"The disk holding {index_dir} is full ({type(exc).__name__}): this build needs about "
+        f"{needed / mb:,.0f} MB ({needed:,} bytes) there and {free / mb:,.0f} MB ({free:,} "
+        "bytes) are free. Free some space or build into another --index, then run the build "
+        "again; the previous index is untouched and the build's temporary files are removed."
+    )
+
+
+def estimated_bytes(data: IndexData) -> int:
+    """About what a generation of ``data`` takes on disk (the flat/IVF index copies vectors)."""
+    text = sum(len(a.text) + len(a.title) for a in data.articles) * 2
+    vectors = int(np.asarray(data.vectors).nbytes)
+    return (text + 2 * vectors + int(data.hashes.nbytes) + data.sentences.array.nbytes
+            + data.lexical.nbytes)
 
 
 def load(index_dir: str | Path, *, fingerprint: str | None = None) -> IndexData:
-    """Load the live generation, checking format, model fingerprint and file sizes."""
+    """Load the live generation, checking its manifest, model fingerprint and checksums."""
     index_dir = Path(index_dir)
     gen = _live(index_dir)
     manifest = read_manifest(gen, index_dir)
     _check_model(manifest, fingerprint, index_dir)
+    check_files(gen, manifest, index_dir, full=False)
     try:
         with open(gen / "articles.jsonl", encoding="utf-8") as fh:
             articles = [Article(**json.loads(line)) for line in fh]
@@ -174,7 +296,7 @@ def load(index_dir: str | Path, *, fingerprint: str | None = None) -> IndexData:
             f"{rebuild_hint(index_dir)}"
         ) from exc
     counts = manifest["counts"]
-    n = int(counts["sentences"])
+    n = counts["sentences"]
     if not (
         len(articles) == counts["articles"]
         and len(sentences) == n
@@ -190,17 +312,34 @@ def load(index_dir: str | Path, *, fingerprint: str | None = None) -> IndexData:
     return IndexData(manifest, articles, sentences, hashes, vectors, dense, lexical, gen.name)
 
 
+def verify(index_dir: str | Path) -> dict[str, Any]:
+    """Check every file of the live generation against its checksum (``daleel verify``).
+
+    Returns the manifest's ``counts`` with the generation and bytes checked; raises
+    IndexCorruptError (naming the file) or another StoreError."""
+    index_dir = Path(index_dir)
+    gen = _live(index_dir)
+    manifest = read_manifest(gen, index_dir)
+    check_files(gen, manifest, index_dir, full=True)
+    return {"generation": gen.name, **manifest["counts"], "files": len(manifest["files"]),
+            "bytes": sum(manifest["files"].values())}
+
+
 def read_vectors(
     index_dir: str | Path, fingerprint: str
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``(hashes, vectors)`` of the live generation (vectors memory-mapped), or None when
-    there is none or another model built it: what a rebuild reuses instead of embedding."""
+    there is none or another model built it: what a rebuild reuses instead of embedding.
+    Both files are checked whole first: a damaged vector must not spread to the next index."""
     index_dir = Path(index_dir)
     gen = current_generation(index_dir)
     if gen is None:
         return None
-    if read_manifest(gen, index_dir)["model"]["fingerprint"] != fingerprint:
+    manifest = read_manifest(gen, index_dir)
+    if manifest["model"]["fingerprint"] != fingerprint:
         return None
+    for rel in ("hashes.npy", "vectors.npy"):
+        _check_file(gen, rel, manifest, index_dir, full=True)
     return (
         np.load(gen / "hashes.npy", allow_pickle=False),
         np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False),
@@ -232,26 +371,101 @@ def _check_model(manifest: dict[str, Any], fingerprint: str | None, index_dir: P
 
 
 def read_manifest(gen: Path, index_dir: Path) -> dict[str, Any]:
+    """The generation's manifest, its format version and shape checked (not its files)."""
     try:
         manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise IndexCorruptError(
             f"The index at {index_dir} has no readable manifest ({exc}). {rebuild_hint(index_dir)}"
         ) from exc
-    version = manifest.get("format_version")
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
     if version != FORMAT_VERSION:
         raise IndexFormatError(
             f"The index at {index_dir} has format version {version!r}; this daleel reads "
             f"version {FORMAT_VERSION}. {rebuild_hint(index_dir)}"
         )
-    for rel, size in manifest.get("files", {}).items():
-        path = gen / rel
-        if not path.is_file() or path.stat().st_size != size:
-            raise IndexCorruptError(
-                f"The index at {index_dir} is damaged: {rel} is missing or truncated. "
-                f"{rebuild_hint(index_dir)}"
-            )
+    if problem := _manifest_problem(manifest):
+        raise _corrupt(index_dir, f"its manifest is malformed ({problem})")
     return manifest
+
+
+def _manifest_problem(m: dict[str, Any]) -> str | None:
+    """What is wrong with a manifest's shape, or None: the schema of what loading relies on."""
+    def ints(d: Any, keys: tuple[str, ...]) -> bool:
+        return isinstance(d, dict) and all(
+            type(d.get(k)) is int and d[k] >= 0 for k in keys)
+
+    def strs(d: Any, keys: tuple[str, ...]) -> bool:
+        return isinstance(d, dict) and all(isinstance(d.get(k), str) for k in keys)
+
+    model, files, sums, blocks = (m.get(k) for k in ("model", "files", "checksums", "blocks"))
+    if not (strs(model, ("name", "fingerprint", "backend")) and ints(model, ("dim",))
+            and model["dim"] > 0):
+        return "'model' needs name, fingerprint, backend and a positive dim"
+    if not ints(m.get("counts"), ("articles", "sentences")):
+        return "'counts' needs articles and sentences as whole numbers"
+    if not (isinstance(files, dict) and files and ints(files, tuple(files))):
+        return "'files' must map each file to its size"
+    if any(rel.startswith("/") or ".." in rel.split("/") or "\\" in rel for rel in files):
+        return "'files' names a path outside the generation"
+    if not (isinstance(sums, dict) and set(sums) == set(files) and strs(sums, tuple(sums))):
+        return "'checksums' must give a checksum for every file"
+    if not (isinstance(blocks, dict) and set(blocks) == set(files) and all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in blocks.values())):
+        return "'blocks' must list the block checksums of every file"
+    return None
+
+
+def check_files(gen: Path, manifest: dict[str, Any], index_dir: Path, *, full: bool) -> None:
+    """Each file of the generation against its size and checksum; mapped files by a sample of
+    blocks unless ``full`` or they are small. Raises IndexCorruptError naming the first
+    damaged file."""
+    for rel, blocks in manifest["blocks"].items():
+        _check_file(gen, rel, manifest, index_dir, full=full or len(blocks) <= WHOLE_BLOCKS)
+
+
+def _check_file(gen: Path, rel: str, manifest: dict[str, Any], index_dir: Path, *,
+                full: bool) -> None:
+    path, size = gen / rel, manifest["files"][rel]
+    try:
+        ok_size = path.is_file() and path.stat().st_size == size
+        if not ok_size:
+            raise _corrupt(index_dir, f"{rel} is missing or truncated")
+        if full:
+            ok = _checksums(path)[0] == manifest["checksums"][rel]
+        else:
+            ok = _sampled_blocks_match(path, manifest["blocks"][rel])
+    except OSError as exc:
+        raise _corrupt(index_dir, f"{rel} cannot be read ({exc.strerror or exc})") from exc
+    if not ok:
+        raise _corrupt(index_dir, f"{rel} does not match its checksum (its bytes changed after "
+                                  "the build: disk damage or an edit)")
+
+
+def _checksums(path: Path) -> tuple[str, list[str]]:
+    """xxh3-128 of the whole file and xxh3-64 of each BLOCK, in one streamed read."""
+    whole, blocks = xxhash.xxh3_128(), []
+    with open(path, "rb") as fh:
+        while block := fh.read(BLOCK):
+            whole.update(block)
+            blocks.append(xxhash.xxh3_64_hexdigest(block))
+    return whole.hexdigest(), blocks
+
+
+def _sampled_blocks_match(path: Path, blocks: list[str]) -> bool:
+    """The first, last and SAMPLED_BLOCKS random blocks of ``path`` against their checksums
+    (a different sample each load, so repeated loads cover the file)."""
+    n = len(blocks)
+    if n == 0:
+        return True
+    rng = np.random.default_rng()
+    picks = {0, n - 1, *rng.choice(n, size=min(n, SAMPLED_BLOCKS), replace=False).tolist()}
+    with open(path, "rb") as fh:
+        for i in sorted(p for p in picks if p >= 0):
+            fh.seek(i * BLOCK)
+            if xxhash.xxh3_64_hexdigest(fh.read(BLOCK)) != blocks[i]:
+                return False
+    return True
 
 
 def text_hash(text: str) -> bytes:

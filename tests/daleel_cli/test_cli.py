@@ -61,3 +61,29 @@ def test_a_build_prints_no_library_debug_lines(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert "articles 1" in done.stdout
     assert "DEBUG" not in done.stderr  # bm25s logs at DEBUG on its own logger
+
+
+def test_an_undecodable_question_is_a_clear_error(tmp_path) -> None:
+    done = subprocess.run([sys.executable, "-m", "qa", "ask", b"\xff", "--index",
+                           str(tmp_path / "none")], cwd=REPO, capture_output=True, timeout=60)
+    err = done.stderr.decode("utf-8", "replace")
+    assert done.returncode == 2 and "Traceback" not in err
+    assert err.startswith("daleel: error: The question holds a character that is not valid text")
+
+
+def test_verify_reports_intact_and_damaged_indexes(tmp_path, capsys) -> None:
+    from index import store
+    from index.build import build_index
+    from tests.conftest import FakeEncoder
+
+    index_dir = tmp_path / "idx"
+    build_index([SEEDS], index_dir, encoder=FakeEncoder())
+    assert main(["verify", "--index", str(index_dir)]) == 0
+    assert "is intact" in capsys.readouterr().out
+    gen = store.current_generation(index_dir)
+    with open(gen / "dense.faiss", "r+b") as fh:
+        fh.seek(200)
+        fh.write(b"\x00\x11\x22")
+    assert main(["verify", "--index", str(index_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("daleel: damaged:") and "dense.faiss does not match" in err

@@ -224,3 +224,101 @@ def test_hot_reload_without_failing_requests(tmp_path) -> None:
     assert bot.data.generation != before
     assert len(bot.data.articles) == 6
 
+
+
+# --- one build at a time; a full disk (issue 15) -----------------------------------------
+
+HOLD_LOCK = """
+import sys
+from pathlib import Path
+from index import store
+with store.build_lock(Path(sys.argv[1])):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def hold_lock(index_dir: Path) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(index_dir)], cwd=REPO,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_second_build_fails_at_once_or_waits(tmp_path) -> None:
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "idx"
+    write_corpus(corpus, n=3)
+    holder = hold_lock(index_dir)
+    try:
+        started = time.monotonic()
+        with pytest.raises(store.IndexBusyError, match=rf"pid {holder.pid}\).*--wait"):
+            build_index([corpus], index_dir, encoder=FakeEncoder())
+        assert time.monotonic() - started < 5
+        assert not (index_dir / build.CHECKPOINT_DIR).exists()  # it touched nothing
+        done: list = []
+        waiting = threading.Thread(target=lambda: done.append(
+            build_index([corpus], index_dir, encoder=FakeEncoder(), wait=True)))
+        waiting.start()
+        time.sleep(1.0)
+        assert waiting.is_alive() and not done  # waiting for the holder
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    waiting.join(60)
+    assert done and store.load(index_dir).generation == done[0].generation
+
+
+def test_a_killed_builds_lock_does_not_block(tmp_path) -> None:
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "idx"
+    write_corpus(corpus, n=2)
+    holder = hold_lock(index_dir)
+    holder.kill()
+    holder.wait(10)
+    assert (index_dir / store.LOCK).read_text().strip() == str(holder.pid)  # stale pid left
+    report = build_index([corpus], index_dir, encoder=FakeEncoder())
+    assert report.articles == 2
+
+
+def test_concurrent_builds_both_finish_and_one_is_live(tmp_path) -> None:
+    """Two builds started together: one waits for the other; no work of either is pruned."""
+    a, b, index_dir = tmp_path / "a", tmp_path / "b", tmp_path / "idx"
+    write_corpus(a, n=4)
+    write_corpus(b, n=6)
+    reports: dict[str, build.BuildReport] = {}
+    threads = [threading.Thread(target=lambda p=p: reports.__setitem__(p.name, build_index(
+        [p], index_dir, encoder=FakeEncoder(), wait=True))) for p in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert set(reports) == {"a", "b"}
+    live = store.load(index_dir)
+    assert live.generation in {r.generation for r in reports.values()}
+    assert len(live.articles) == reports["a" if len(live.articles) == 4 else "b"].articles
+    assert not (index_dir / build.CHECKPOINT_DIR).exists()
+
+
+def test_out_of_space_while_embedding_removes_the_checkpoints(tmp_path, monkeypatch) -> None:
+    import errno
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "idx"
+    write_corpus(corpus, n=2)
+    build_index([corpus], index_dir, encoder=FakeEncoder())
+    live = store.current_generation(index_dir)
+    write_corpus(corpus, n=8)
+    calls = []
+
+    def savez(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:  # the first checkpoint is written, the second finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_savez(*args, **kwargs)
+
+    real_savez = np.savez
+    monkeypatch.setattr(build, "CHECKPOINT_EVERY", 16)
+    monkeypatch.setattr(np, "savez", savez)
+    with pytest.raises(store.IndexSpaceError, match="needs about"):
+        build_index([corpus], index_dir, encoder=FakeEncoder())
+    assert not (index_dir / build.CHECKPOINT_DIR).exists()
+    assert not [p for p in index_dir.iterdir() if p.name.endswith(".tmp")]
+    assert store.current_generation(index_dir) == live

@@ -106,3 +106,101 @@ def test_sentence_table_names_its_columns() -> None:
     assert len(table) == 3 and table[2, 0] == 1 and table[1].tolist() == [0, 6, 9]
     assert [row.tolist() for row in table] == [[0, 0, 5], [0, 6, 9], [1, 0, 4]]
     assert SentenceTable.from_rows([]).array.shape == (0, 3)
+
+
+# --- damage is caught (issue 15) ---------------------------------------------------------
+
+LARGE_FILES = ["articles.jsonl", "sentences.npy", "hashes.npy", "vectors.npy", "dense.faiss",
+               "lexical/data.npy", "lexical/indices.npy", "lexical/vocab.json"]
+
+
+@pytest.mark.parametrize("rel", LARGE_FILES)
+def test_flipped_bytes_of_the_same_size_are_caught(tmp_path: Path, rel: str) -> None:
+    gen = store.save(make_data(), tmp_path)
+    assert store.verify(tmp_path)["files"] == len(json.loads(
+        (gen / store.MANIFEST).read_text(encoding="utf-8"))["files"])
+    path = gen / rel
+    raw = bytearray(path.read_bytes())
+    at = len(raw) - 3 if len(raw) < 8 else len(raw) // 2
+    raw[at:at + 2] = bytes(b ^ 0x5A for b in raw[at:at + 2])
+    path.write_bytes(bytes(raw))
+    with pytest.raises(store.IndexCorruptError, match=f"{rel} does not match its checksum"):
+        store.verify(tmp_path)
+    with pytest.raises(store.IndexCorruptError, match=rf"{rel}.*daleel build"):
+        store.load(tmp_path)  # a small file is checked whole at load
+
+
+def test_damaged_vectors_are_not_reused_by_a_rebuild(tmp_path: Path) -> None:
+    gen = store.save(make_data("fp-1"), tmp_path)
+    with open(gen / "vectors.npy", "r+b") as fh:
+        fh.seek(-8, 2)
+        fh.write(b"\xff" * 8)
+    with pytest.raises(store.IndexCorruptError, match="vectors.npy"):
+        store.read_vectors(tmp_path, "fp-1")
+
+
+def test_sampled_check_of_a_large_mapped_file(tmp_path: Path, monkeypatch) -> None:
+    """Loading reads only some blocks of a large file; verify reads them all."""
+    monkeypatch.setattr(store, "BLOCK", 256)  # the test index's vectors span many blocks
+    monkeypatch.setattr(store, "WHOLE_BLOCKS", 1)
+    monkeypatch.setattr(store, "SAMPLED_BLOCKS", 0)  # load checks the first and last only
+    gen = store.save(make_data(), tmp_path)
+    manifest = json.loads((gen / store.MANIFEST).read_text(encoding="utf-8"))
+    assert len(manifest["blocks"]["vectors.npy"]) >= 4
+    with open(gen / "vectors.npy", "r+b") as fh:  # a middle block: not in the sample
+        fh.seek(256 * 2 + 10)
+        fh.write(b"\x01\x02\x03\x04")
+    store.load(tmp_path)
+    with pytest.raises(store.IndexCorruptError, match="vectors.npy does not match"):
+        store.verify(tmp_path)
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda m: {k: v for k, v in m.items() if k != "model"},
+    lambda m: {k: v for k, v in m.items() if k != "counts"},
+    lambda m: [m],
+    lambda m: {**m, "counts": {"articles": "2", "sentences": 4}},
+    lambda m: {**m, "model": {**m["model"], "dim": -1}},
+    lambda m: {**m, "files": {"../../etc/passwd": 10, **m["files"]}},
+    lambda m: {k: v for k, v in m.items() if k != "checksums"},
+], ids=["no-model", "no-counts", "a-list", "count-as-text", "negative-dim", "path-outside",
+        "no-checksums"])
+def test_malformed_manifest_is_a_corrupt_index(tmp_path: Path, mangle) -> None:
+    gen = store.save(make_data(), tmp_path)
+    manifest = json.loads((gen / store.MANIFEST).read_text(encoding="utf-8"))
+    (gen / store.MANIFEST).write_text(json.dumps(mangle(manifest)), "utf-8")
+    with pytest.raises(store.StoreError, match="daleel build") as caught:
+        store.load(tmp_path)
+    assert isinstance(caught.value, store.IndexCorruptError | store.IndexFormatError)
+
+
+@pytest.mark.parametrize("current", [b"\xff\xfe\x00binary", b"", b"/tmp", b"../elsewhere/gen-1",
+                                     b"gen-does-not-exist\n", "dir"],
+                         ids=["binary", "empty", "absolute", "outside", "missing", "a-folder"])
+def test_malformed_current_is_a_corrupt_index(tmp_path: Path, current) -> None:
+    index_dir = tmp_path / "idx"
+    store.save(make_data(), index_dir)
+    other = tmp_path / "elsewhere" / "gen-1"  # a real index outside: must not be loaded
+    store.save(make_data(), other.parent)
+    pointer = index_dir / store.CURRENT
+    pointer.unlink()
+    if current == "dir":
+        pointer.mkdir()
+    else:
+        pointer.write_bytes(current)
+    with pytest.raises(store.IndexCorruptError, match=f"{store.CURRENT}|generation.*daleel build"):
+        store.load(index_dir)
+
+
+def test_out_of_space_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
+    first = store.save(make_data(), tmp_path)
+
+    def full_disk(index, path):  # what FAISS raises when a write fails on a full disk
+        raise RuntimeError(f"Error: 'ret == (size)' failed: write error in {path}: "
+                           "28 (No space left on device)")
+
+    monkeypatch.setattr(store.dense_index, "save", full_disk)
+    with pytest.raises(store.IndexSpaceError, match=r"needs about .* MB .* bytes.* free"):
+        store.save(make_data(), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, store.CURRENT])
+    assert store.load(tmp_path).generation == first.name

@@ -3,7 +3,9 @@ way to make a folder in it once."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -27,6 +29,37 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+#: Where known_sha256 records what it hashed, in the cache folder.
+SHA256_RECORD = "sha256-record.json"
+
+
+def known_sha256(path: Path) -> str:
+    """``file_sha256(path)``, hashed in full only when the file is new or its size or mtime
+    changed since it was last hashed: a model's weights are hashed once, at conversion or
+    first use, and a changed weight anywhere in the file changes the result."""
+    real, st = os.path.realpath(path), os.stat(path)
+    stamp = [st.st_size, st.st_mtime_ns]
+    record_path = default_cache_dir() / SHA256_RECORD
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    known = record.get(real)
+    if isinstance(known, dict) and known.get("stamp") == stamp and isinstance(
+            known.get("sha256"), str):
+        return known["sha256"]
+    digest = file_sha256(Path(path))
+    record[real] = {"stamp": stamp, "sha256": digest}
+    with contextlib.suppress(OSError):  # a read-only cache: hash again next time
+        record_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = record_path.with_name(f".{SHA256_RECORD}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        os.replace(tmp, record_path)
+    return digest
 
 
 def ensure_folder(

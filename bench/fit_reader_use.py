@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from index.encoder import Encoder  # noqa: E402
-from qa.answer import Policy, _mostly_latin, normalize_question  # noqa: E402
+from qa.answer import Policy, mostly_latin, normalize_question  # noqa: E402
 from qa.assistant import Assistant  # noqa: E402
 from qa.datasets import assign_gold, load_dataset, read_questions  # noqa: E402
 from qa.evaluate import DEFAULT_WORK_DIR, index_name, prepare_index  # noqa: E402
@@ -88,7 +88,7 @@ def fit_thresholds(bot: Assistant, weight: float, sets: list[str]) -> dict:
                           bot._current().score_batch([normalize_question(q.text)], DEPTH)[0],
                           bot._current().to_hit, bot.reader, weight=weight)
             best = cands[0]
-            rows.append((_mostly_latin(q.text), q.answerable, best.hit.probability,
+            rows.append((mostly_latin(q.text), q.answerable, best.hit.probability,
                          q.answerable and best.row in q.gold))
 
     def rates(subset, bar):

@@ -147,7 +147,7 @@ def compose(question: str, query: str, candidates: Sequence[Candidate], policy: 
     A candidate the reader has read carries its probability, which decides; otherwise the
     retrieval-only confidence does.
     """
-    latin = _mostly_latin(question)
+    latin = mostly_latin(question)
     best = candidates[0] if candidates else None
     if best is None or not _answers(best, policy, latin):
         return Answer(
@@ -185,7 +185,7 @@ def _adjacent(a: Hit, b: Hit, row_a: int, row_b: int) -> bool:
     return a.article_id == b.article_id and abs(row_a - row_b) == 1
 
 
-def _mostly_latin(text: str) -> bool:
+def mostly_latin(text: str) -> bool:
     letters = [ch for ch in text if ch.isalpha()]
     latin = sum(1 for ch in letters if ch.isascii())
     return bool(letters) and latin > len(letters) / 2

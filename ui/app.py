@@ -19,6 +19,7 @@ from urllib.parse import quote
 import gradio as gr
 
 from qa import Assistant, QuestionError
+from qa.answer import MAX_QUESTION_CHARS, mostly_latin
 from ui import render
 from ui.feedback import FeedbackLog, Verdict, default_feedback_path
 from ui.render import Turn, chat_messages
@@ -103,26 +104,26 @@ def build_app(
     ``concurrency`` questions are answered at once; more wait in the queue."""
     feedback = FeedbackLog(feedback_path or default_feedback_path())
 
-    def ask(question: str, turns: list[Turn]):
+    def hold(question: str, turns: list[Turn]):
+        """Show the question and a waiting bubble at once (outside the queue: a question that
+        waits behind others shows a sign of life within a fraction of a second)."""
         question = (question or "").strip()
         if not question:
-            yield (gr.skip(),) * 7
-            return
+            return (gr.skip(),) * 5 + ("",)
         busy = gr.update(interactive=False)
-        yield (
-            chat_messages(turns, pending=question),
-            gr.update(value="", interactive=False),
-            busy,
-            busy,
-            busy,
-            gr.skip(),
-            turns,
-        )
+        return (chat_messages(turns, pending=question), gr.update(value="", interactive=False),
+                busy, busy, busy, question)
+
+    def ask(question: str, turns: list[Turn]):
+        if not question:
+            return (gr.skip(),) * 7
         history = [t.answer for t in turns if t.answer is not None]
+        keep = ""  # a rejected question goes back into the box, to be fixed
         try:
             turn = Turn(question, answer=assistant.ask(question, history=history))
         except QuestionError as exc:
-            turn = Turn(question, error=exc.arabic)
+            turn = Turn(question, error=exc.english if mostly_latin(question) else exc.arabic)
+            keep = question
         except Exception:
             logger.exception("Failed to answer %r", question)
             turn = Turn(question, error=ERROR_MESSAGE)
@@ -134,9 +135,9 @@ def build_app(
             if turn.answer is not None
             else render.panel_html()
         )
-        yield (
+        return (
             chat_messages(turns),
-            gr.update(interactive=True),
+            gr.update(value=keep, interactive=True),
             gr.update(interactive=True),
             rated,
             rated,
@@ -174,6 +175,7 @@ def build_app(
 
     with DaleelBlocks(title="دليل · أسئلة الأخبار", analytics_enabled=False) as demo:
         turns = gr.State([])
+        asked = gr.State("")  # the question being answered (the box is emptied meanwhile)
         gr.HTML(
             '<div dir="rtl"><h1>دليل</h1><p>اسأل عن الأخبار المفهرسة: تأتيك الجملة التي '
             "تجيب عن سؤالك كما وردت في المقال، مع رقم يفتح مصدرها.</p></div>",
@@ -183,6 +185,7 @@ def build_app(
             with gr.Column(scale=3, min_width=360):
                 chat = gr.Chatbot(
                     label="المحادثة",
+                    show_label=False,  # its floating label covered the first message
                     elem_id="daleel-chat",
                     height=520,
                     layout="bubble",
@@ -202,6 +205,7 @@ def build_app(
                         elem_id="daleel-input",
                         lines=1,
                         max_lines=4,
+                        max_length=MAX_QUESTION_CHARS,
                         scale=6,
                         autofocus=True,
                     )
@@ -224,7 +228,7 @@ def build_app(
                     new = gr.Button(
                         "محادثة جديدة", variant="secondary", elem_id="daleel-new", **compact
                     )
-                gr.Examples(examples or EXAMPLES, inputs=box, label="أمثلة على أسئلة")
+                picked = gr.Examples(examples or EXAMPLES, inputs=box, label="أمثلة على أسئلة")
             with gr.Column(scale=2, min_width=320):
                 panel = gr.HTML(
                     render.panel_html(),
@@ -232,13 +236,19 @@ def build_app(
                     js_on_load=(STATIC / "cite.js").read_text(encoding="utf-8"),
                 )
 
-        gr.on(
-            [box.submit, send.click],
-            ask,
-            inputs=[box, turns],
-            outputs=[chat, box, send, useful, not_useful, panel, turns],
-            show_progress="hidden",
-        ).then(lambda: "", outputs=status, show_progress="hidden")
+        # Asking: `hold` shows the question at once (outside the queue), `ask` answers it in
+        # the queue, then the focus goes back to the input (it was disabled meanwhile).
+        held = {"fn": hold, "inputs": [box, turns], "queue": False, "show_progress": "hidden",
+                "outputs": [chat, box, send, useful, not_useful, asked]}
+        for start in (gr.on([box.submit, send.click], **held),
+                      picked.load_input_event.then(**held)):  # an example is asked at once
+            start.then(
+                ask, inputs=[asked, turns], show_progress="hidden",
+                outputs=[chat, box, send, useful, not_useful, panel, turns],
+            ).then(
+                lambda: "", outputs=status, show_progress="hidden",
+                js="() => { document.querySelector('#daleel-input textarea')?.focus(); }",
+            )
         panel.select(open_citation, inputs=turns, outputs=panel, show_progress="hidden")
         useful.click(
             lambda t: rate(t, "useful"), inputs=turns, outputs=[useful, not_useful, status]

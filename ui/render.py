@@ -30,6 +30,7 @@ LABELS = {
     "empty_panel": "ستظهر هنا مصادر الإجابة. انقر رقم الاقتباس [1] في الإجابة أو بطاقة المصدر "
     "لعرض المقال.",
     "no_answer": "لا إجابة في المقالات المفهرسة",
+    "no_answer_en": "No answer in the indexed articles",
     "pending": "جارٍ البحث في المقالات…",
     "open_link": "رابط المقال الأصلي",
     "article_changed": "تغيّر هذا المقال في الفهرس منذ الإجابة؛ هذه الجملة كما اقتُبست حينها:",
@@ -123,8 +124,9 @@ def answer_html(answer: Answer, turn: int) -> str:
     ``answer.text``); each quote is isolated with ``<bdi>`` and followed by its marker. When
     the reader found the answer phrase, it comes first in bold and is marked in its quote."""
     if not answer.answered or not answer.citations:
+        badge = LABELS["no_answer_en" if text_direction(answer.text) == "ltr" else "no_answer"]
         inner = (
-            f'<span class="badge badge-none">{esc(LABELS["no_answer"])}</span>'
+            f'<span class="badge badge-none">{esc(badge)}</span>'
             f'<span class="msg-text">{esc(answer.text)}</span>{related_html(answer)}'
         )
         return _bubble("no-answer", inner, text_direction(answer.text))
@@ -165,12 +167,47 @@ def pending_html() -> str:
     return _bubble("pending", inner, "rtl")
 
 
+#: The ANT corpus's outlet codes, by the names readers know (any other code is shown as given).
+OUTLETS = {
+    "alarabia": "العربية",
+    "alarabiya": "العربية",
+    "bbc": "بي بي سي عربي",
+    "cnn": "سي إن إن بالعربية",
+    "france24": "فرانس 24",
+    "skynews": "سكاي نيوز عربية",
+}
+MONTHS = ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر",
+          "أكتوبر", "نوفمبر", "ديسمبر")
+
+
+def outlet_name(source: str) -> str:
+    return OUTLETS.get(source.strip().lower(), source)
+
+
+def arabic_date(value: str) -> str:
+    """An article date as "6 أبريل 2018" (day, Arabic month name, year; Western digits, the
+    article's own calendar day, no time). RFC 2822 ("Fri, 06 Apr 2018 16:20:45 +0400") and
+    ISO 8601 dates are understood; anything else is shown as written."""
+    import datetime as dt
+    from email.utils import parsedate_to_datetime
+
+    text = value.strip()
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return value
+    return f"{when.day} {MONTHS[when.month - 1]} {when.year}"
+
+
 def _meta(c: Citation | Article, *, link: bool = True) -> str:
     parts = []
     if c.source:
-        parts.append(f'<span class="meta-source"><bdi>{esc(c.source)}</bdi></span>')
+        parts.append(f'<span class="meta-source"><bdi>{esc(outlet_name(c.source))}</bdi></span>')
     if c.date:
-        parts.append(f'<span class="meta-date"><bdi>{esc(c.date)}</bdi></span>')
+        parts.append(f'<span class="meta-date"><bdi>{esc(arabic_date(c.date))}</bdi></span>')
     url = safe_url(c.url) if link else None
     if url:
         parts.append(

@@ -33,6 +33,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwr
 from index.build import build_index  # noqa: E402
 from index.encoder import Encoder  # noqa: E402
 from qa import Assistant  # noqa: E402
+from qa.answer import MAX_QUESTION_CHARS  # noqa: E402
 from qa.reader import Reader  # noqa: E402
 from ui.app import ERROR_MESSAGE, build_app  # noqa: E402
 
@@ -75,6 +76,8 @@ HOSTILE_ARTICLE = (
 )
 HOSTILE_QUESTION = "كم عدد الزوار الذين حضروا افتتاح حديقة النخيل في الزرقاء؟"
 
+BOX = "#daleel-input textarea"
+DESKTOP, PHONE = (1366, 900), (390, 844)
 ANSWERS = "#daleel-chat .msg-answer, #daleel-chat .msg-no-answer, #daleel-chat .msg-error"
 
 
@@ -126,8 +129,11 @@ def serving(assistant: Assistant, feedback: Path) -> Iterator[str]:
 
 
 @contextmanager
-def open_page(browser, url: str) -> Iterator[tuple[object, list[str]]]:
-    context = browser.new_context(viewport={"width": 1366, "height": 860}, locale="ar")
+def open_page(browser, url: str, viewport: tuple[int, int] = DESKTOP
+              ) -> Iterator[tuple[object, list[str]]]:
+    width, height = viewport
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="ar",
+                                  is_mobile=width < 600, has_touch=width < 600)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     requests: list[str] = []
@@ -177,6 +183,9 @@ def test_chat_answers_with_citation_highlight_and_follow_up(
     with serving(assistant, feedback) as url, open_page(browser, url) as (page, requests):
         answer = ask(page, QUESTION)
         assert "msg-answer" in answer.get_attribute("class")
+        # Focus came back to the input after the answer: the next question needs no click.
+        page.wait_for_function(f"() => document.activeElement === document.querySelector({BOX!r})")
+        assert page.input_value(BOX) == ""
         assert expected.sentence in answer.text_content()
         # The answer phrase first, in bold, then marked inside its quote.
         assert answer.locator(".answer-lead strong").text_content() == expected.answer
@@ -286,6 +295,10 @@ def test_busy_state_and_errors(browser, seeds_index, encoder, tmp_path, caplog):
         invalid = ask(page, "؟؟؟ !!!")  # the API's QuestionError, shown as a message
         assert "msg-error" in invalid.get_attribute("class")
         assert "علامات ترقيم" in invalid.text_content()  # in the page's language
+        # The rejected question stays in the box to be fixed, and the box has the focus.
+        page.wait_for_function(f"() => document.activeElement === document.querySelector({BOX!r})")
+        assert page.input_value(BOX) == "؟؟؟ !!!"
+        assert page.get_attribute(BOX, "maxlength") == str(MAX_QUESTION_CHARS)
 
         count = page.locator("#daleel-chat .msg").count()
         page.fill("#daleel-input textarea", "   ")
@@ -319,3 +332,69 @@ def test_hostile_article_renders_inert(browser, hostile_index, encoder, tmp_path
         page.screenshot(path=str(SHOTS / "hostile.png"))
         assert page.evaluate("() => typeof window.__pwned") == "undefined"
         assert external(reqs) == []
+
+
+def test_phone_citation_tap_shows_the_whole_highlighted_sentence(
+    browser, seeds_index, encoder, reader, tmp_path
+):
+    assistant = Assistant(seeds_index, encoder, reader=reader)
+    expected = assistant.ask(QUESTION).citations[0]
+    with serving(assistant, tmp_path / "f.jsonl") as url, open_page(browser, url, PHONE) as (
+        page, requests
+    ):
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE[0]
+        answer = ask(page, QUESTION)
+        assert expected.sentence in answer.text_content()
+        page.screenshot(path=str(SHOTS / "phone-answer.png"))
+        answer.locator("button.cite").tap()
+        mark = page.locator("#daleel-panel mark.cited")
+        mark.wait_for()
+        assert mark.text_content() == expected.sentence
+        page.wait_for_function(
+            "() => { const r = document.querySelector('#daleel-panel mark.cited')"
+            ".getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }")
+        page.screenshot(path=str(SHOTS / "phone-citation.png"))
+        assert external(requests) == []
+
+
+def test_a_queued_question_shows_it_waits_at_once(browser, seeds_index, encoder, tmp_path):
+    """One question at a time (concurrency 1): the second asker sees their question and a
+    waiting bubble within 300 ms of Enter, while the first is still being answered."""
+    assistant = SlowFlakyAssistant(Assistant(seeds_index, encoder), delay=2.0)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = build_app(assistant, feedback_path=tmp_path / "f.jsonl", concurrency=1)
+    demo.launch(server_port=port, prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        with open_page(browser, url) as (first, _), open_page(browser, url, PHONE) as (second, _):
+            first.fill(BOX, QUESTION)
+            first.press(BOX, "Enter")
+            first.locator("#daleel-chat .msg-pending").wait_for()
+            second.fill(BOX, "متى بدأ الانسحاب؟")
+            second.evaluate(WATCH_PENDING)
+            second.press(BOX, "Enter")
+            second.wait_for_function("() => window.__pendingAfter !== undefined")
+            assert second.evaluate("() => window.__pendingAfter") < 300
+            assert second.locator("#daleel-chat .msg-question").last.text_content() == (
+                "متى بدأ الانسحاب؟")
+            assert first.locator("#daleel-chat .msg-pending").count() == 1  # still answering
+            second.locator("#daleel-chat .msg-answer, #daleel-chat .msg-no-answer").wait_for()
+    finally:
+        demo.close()
+
+
+# Milliseconds from Enter to the waiting bubble, measured in the page (no test-side polling).
+WATCH_PENDING = """() => {
+  const box = document.querySelector('#daleel-input textarea');
+  box.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter') return;
+    const t0 = performance.now();
+    const seen = () => document.querySelector('#daleel-chat .msg-pending');
+    const observer = new MutationObserver(() => {
+      if (seen()) { window.__pendingAfter = performance.now() - t0; observer.disconnect(); }
+    });
+    observer.observe(document.body, { childList: true, subtree: true });
+  }, { once: true });
+}"""

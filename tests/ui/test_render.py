@@ -97,7 +97,10 @@ def test_no_answer_is_shown_as_such():
     assert render.LABELS["no_answer"] in visible_text(out)
     assert 'dir="rtl"' in out
     english = Answer(text="I found no sentence in the indexed articles.", answered=False)
-    assert 'dir="ltr"' in render.answer_html(english, turn=0)
+    english_html = render.answer_html(english, turn=0)
+    assert 'dir="ltr"' in english_html  # and its badge is English too
+    assert render.LABELS["no_answer_en"] in english_html and render.LABELS["no_answer"] not in (
+        english_html)
 
 
 def test_error_message_is_escaped():
@@ -264,3 +267,24 @@ def test_declined_answer_lists_related_sentences_collapsed() -> None:
     assert '<li dir="rtl">' in markup and '<li dir="ltr">' in markup
     assert "<b>" not in markup and "&lt;b&gt;مهمة&lt;/b&gt;" in markup
     assert render.answer_html(Answer(text="لم أجد"), 0).count("<details") == 0
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("Fri, 06 Apr 2018 16:20:45 +0400", "6 أبريل 2018"),
+    ("Sun, 18 Feb 2018 17:21:49 GMT", "18 فبراير 2018"),
+    ("2018-12-31T23:30:00+04:00", "31 ديسمبر 2018"),  # the article's own day, not UTC's
+    ("2018-10-02", "2 أكتوبر 2018"),
+    ("الأسبوع الماضي", "الأسبوع الماضي"),  # not a date we read: shown as written
+])
+def test_dates_are_shown_in_arabic(raw: str, shown: str) -> None:
+    assert render.arabic_date(raw) == shown
+
+
+def test_outlet_codes_are_shown_by_name_and_unknown_ones_as_written() -> None:
+    assert render.outlet_name("alarabia") == "العربية"
+    assert render.outlet_name("BBC") == "بي بي سي عربي"
+    assert render.outlet_name("skynews") == "سكاي نيوز عربية"
+    assert render.outlet_name("<b>local-paper</b>") == "<b>local-paper</b>"
+    html_out = render.source_cards(0, [citation(source="france24",
+                                                date="Sun, 18 Feb 2018 15:38:57 GMT")])
+    assert "فرانس 24" in html_out and "18 فبراير 2018" in html_out and "france24" not in html_out

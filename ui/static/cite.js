@@ -4,11 +4,6 @@
 // validates it and renders the article. Article text never reaches this script as code.
 window.__daleelOpenCitation = (key) => {
   trigger("select", { index: key, value: key });
-  // On narrow screens the panel sits below the chat: bring it into view.
-  const box = element.getBoundingClientRect();
-  if (box.top > window.innerHeight || box.bottom < 0) {
-    element.scrollIntoView({ behavior: "smooth", block: "start" });
-  }
 };
 if (!window.__daleelCiteListener) {
   window.__daleelCiteListener = true;
@@ -25,8 +20,13 @@ if (!window.__daleelCiteListener) {
   }, true);
 }
 watch("value", () => {
-  // Bring the highlighted sentence into view inside the article box, not the whole page.
+  // Bring the highlighted sentence into view inside the article box; then, if the page hides
+  // it (on a phone the panel sits below the chat, the feedback row and the examples), scroll
+  // the page so that the whole sentence shows.
   const box = element.querySelector(".article-text");
   const mark = element.querySelector("mark.cited");
-  if (box && mark) box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
+  if (!box || !mark) return;
+  box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
+  const r = mark.getBoundingClientRect();
+  if (r.top < 0 || r.bottom > window.innerHeight) mark.scrollIntoView({ block: "center" });
 });

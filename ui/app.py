@@ -35,7 +35,7 @@ EXAMPLES = [
     "How many non-American soldiers are in Iraq?",
 ]
 ERROR_MESSAGE = "تعذّر الحصول على إجابة بسبب خطأ في الخادم. حاول مرة أخرى بعد قليل."
-THANKS = "شكرًا، سُجّل تقييمك."
+THANKS = "شكرًا، سُجّل تقييمك للإجابة عن «{question}»."
 _CITE_KEY = re.compile(r"^(\d{1,6}):(\d{1,3})$")
 
 
@@ -109,14 +109,14 @@ def build_app(
         waits behind others shows a sign of life within a fraction of a second)."""
         question = (question or "").strip()
         if not question:
-            return (gr.skip(),) * 5 + ("",)
+            return gr.skip(), gr.skip(), gr.skip(), ""
         busy = gr.update(interactive=False)
         return (chat_messages(turns, pending=question), gr.update(value="", interactive=False),
-                busy, busy, busy, question)
+                busy, question)
 
     def ask(question: str, turns: list[Turn]):
         if not question:
-            return (gr.skip(),) * 7
+            return (gr.skip(),) * 5
         history = [t.answer for t in turns if t.answer is not None]
         keep = ""  # a rejected question goes back into the box, to be fixed
         try:
@@ -129,7 +129,6 @@ def build_app(
             turn = Turn(question, error=ERROR_MESSAGE)
         turns = [*turns, turn]
         index = len(turns) - 1
-        rated = gr.update(interactive=turn.answer is not None)
         panel = (
             render.panel_html(index, turn.answer.citations)
             if turn.answer is not None
@@ -139,8 +138,6 @@ def build_app(
             chat_messages(turns),
             gr.update(value=keep, interactive=True),
             gr.update(interactive=True),
-            rated,
-            rated,
             panel,
             turns,
         )
@@ -160,18 +157,20 @@ def build_app(
         body = render.article_html(cited, assistant.article(cited.article_id))
         return render.panel_html(index, citations, active=number, article=body)
 
-    def rate(turns: list[Turn], verdict: Verdict):
-        answer = next((t.answer for t in reversed(turns) if t.answer is not None), None)
-        if answer is None:
-            return gr.skip(), gr.skip(), ""
+    def rate(turns: list[Turn], liked: gr.LikeData) -> str:
+        """The thumbs under an answer rate that answer (each message has its own)."""
+        index = liked.index[0] if isinstance(liked.index, tuple | list) else liked.index
+        turn = turns[index // 2] if 0 <= index // 2 < len(turns) else None  # 2 messages a turn
+        verdict: Verdict | None = {True: "useful", False: "not_useful"}.get(liked.liked)
+        if turn is None or turn.answer is None or verdict is None:
+            return gr.skip()  # an error message, or a rating taken back
         try:
-            feedback.record(answer, verdict)
-            note = THANKS
+            feedback.record(turn.answer, verdict)
+            note = THANKS.format(question=turn.question)
         except OSError:
             logger.exception("Could not write feedback to %s", feedback.path)
             note = "تعذّر حفظ التقييم."
-        off = gr.update(interactive=False)
-        return off, off, f'<span dir="rtl">{render.esc(note)}</span>'
+        return f'<p class="feedback-note" dir="rtl">{render.esc(note)}</p>'
 
     with DaleelBlocks(title="دليل · أسئلة الأخبار", analytics_enabled=False) as demo:
         turns = gr.State([])
@@ -193,7 +192,7 @@ def build_app(
                     render_markdown=False,  # text is pre-escaped HTML from ui.render
                     sanitize_html=True,  # and the browser sanitizes it again
                     latex_delimiters=[],
-                    feedback_options=None,
+                    feedback_options=("Like", "Dislike"),  # under each answer: rate()
                     buttons=[],
                     placeholder="<p dir='rtl'>اكتب سؤالًا عن الأخبار، أو اختر مثالًا من الأسفل.</p>",
                 )
@@ -212,22 +211,9 @@ def build_app(
                     send = gr.Button(
                         "اسأل", variant="primary", scale=1, min_width=90, elem_id="daleel-send"
                     )
-                with gr.Row(elem_id="daleel-feedback"):
-                    gr.HTML(
-                        '<div dir="rtl">هل أفادتك الإجابة الأخيرة؟</div>',
-                        elem_id="daleel-feedback-label",
-                    )
-                    compact = {"size": "sm", "scale": 0, "min_width": 96}
-                    useful = gr.Button(
-                        "مفيد", interactive=False, elem_id="daleel-useful", **compact
-                    )
-                    not_useful = gr.Button(
-                        "غير مفيد", interactive=False, elem_id="daleel-not-useful", **compact
-                    )
-                    status = gr.HTML("", elem_id="daleel-feedback-status")
-                    new = gr.Button(
-                        "محادثة جديدة", variant="secondary", elem_id="daleel-new", **compact
-                    )
+                status = gr.HTML("", elem_id="daleel-feedback-status")
+                new = gr.Button("محادثة جديدة", variant="secondary", elem_id="daleel-new",
+                                size="sm")
                 picked = gr.Examples(examples or EXAMPLES, inputs=box, label="أمثلة على أسئلة")
             with gr.Column(scale=2, min_width=320):
                 panel = gr.HTML(
@@ -239,27 +225,21 @@ def build_app(
         # Asking: `hold` shows the question at once (outside the queue), `ask` answers it in
         # the queue, then the focus goes back to the input (it was disabled meanwhile).
         held = {"fn": hold, "inputs": [box, turns], "queue": False, "show_progress": "hidden",
-                "outputs": [chat, box, send, useful, not_useful, asked]}
+                "outputs": [chat, box, send, asked]}
         for start in (gr.on([box.submit, send.click], **held),
                       picked.load_input_event.then(**held)):  # an example is asked at once
             start.then(
                 ask, inputs=[asked, turns], show_progress="hidden",
-                outputs=[chat, box, send, useful, not_useful, panel, turns],
+                outputs=[chat, box, send, panel, turns],
             ).then(
                 lambda: "", outputs=status, show_progress="hidden",
                 js="() => { document.querySelector('#daleel-input textarea')?.focus(); }",
             )
         panel.select(open_citation, inputs=turns, outputs=panel, show_progress="hidden")
-        useful.click(
-            lambda t: rate(t, "useful"), inputs=turns, outputs=[useful, not_useful, status]
-        )
-        not_useful.click(
-            lambda t: rate(t, "not_useful"), inputs=turns, outputs=[useful, not_useful, status]
-        )
-        off = gr.update(interactive=False)
+        chat.like(rate, inputs=turns, outputs=status, show_progress="hidden")
         reset = {
-            "fn": lambda: ([], [], render.panel_html(), off, off, ""),
-            "outputs": [turns, chat, panel, useful, not_useful, status],
+            "fn": lambda: ([], [], render.panel_html(), ""),
+            "outputs": [turns, chat, panel, status],
         }
         new.click(**reset)
         chat.clear(**reset)  # the chat's own clear button must forget the conversation too

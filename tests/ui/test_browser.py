@@ -78,6 +78,8 @@ HOSTILE_QUESTION = "كم عدد الزوار الذين حضروا افتتاح 
 
 BOX = "#daleel-input textarea"
 DESKTOP, PHONE = (1366, 900), (390, 844)
+LIKE, DISLIKE = ('#daleel-chat button[aria-label="إعجاب"]',  # Gradio's own Arabic labels
+                 '#daleel-chat button[aria-label="عدم الإعجاب"]')
 ANSWERS = "#daleel-chat .msg-answer, #daleel-chat .msg-no-answer, #daleel-chat .msg-error"
 
 
@@ -215,8 +217,9 @@ def test_chat_answers_with_citation_highlight_and_follow_up(
         page.wait_for_timeout(300)  # let the smooth layout settle before the screenshot
         page.screenshot(path=str(SHOTS / "citation.png"))
 
-        page.click("#daleel-useful")
-        page.wait_for_function("() => document.querySelector('#daleel-useful').disabled")
+        page.locator(LIKE).first.click()  # the thumbs under this answer
+        page.locator("#daleel-feedback-status .feedback-note").wait_for()
+        assert "شكرًا" in page.locator("#daleel-feedback-status").text_content()
         record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
         assert record["question"] == QUESTION and record["feedback"] == "useful"
         assert record["citations"][0]["sentence"] == expected.sentence
@@ -225,6 +228,11 @@ def test_chat_answers_with_citation_highlight_and_follow_up(
         assert "msg-answer" in follow.get_attribute("class")
         assert "اتفقت بغداد وواشنطن على سحب القوات" in follow.text_content()
         assert follow.locator("button.cite").count() >= 1
+        # An older answer keeps its own thumbs: rating it rates it, not the latest one.
+        page.locator(DISLIKE).first.click()
+        page.locator("#daleel-feedback-status .feedback-note").wait_for()
+        record = json.loads(feedback.read_text(encoding="utf-8").splitlines()[-1])
+        assert record["question"] == QUESTION and record["feedback"] == "not_useful"
 
         english = ask(page, ENGLISH)
         english_question = page.locator("#daleel-chat .msg-question").last
@@ -255,6 +263,12 @@ def test_unanswerable_question_says_so(browser, seeds_index, encoder, reader, tm
         assert items.count() == 3 and items.first.is_visible()
         assert direction(items.first) == "rtl"
         page.screenshot(path=str(SHOTS / "declined-related.png"))
+
+        page.locator("#daleel-chat ~ * button, .gallery button, button.gallery-item").filter(
+            has_text=QUESTION).first.click()  # an example is asked, not only typed in
+        page.wait_for_function(
+            "([sel, n]) => document.querySelectorAll(sel).length > n", arg=[ANSWERS, 1])
+        assert page.locator("#daleel-chat .msg-question").last.text_content() == QUESTION
 
 
 class SlowFlakyAssistant:

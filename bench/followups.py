@@ -1,0 +1,118 @@
+"""Benchmark: follow-up questions in a conversation (issue 14).
+
+    .venv/bin/python bench/followups.py                       # bench/questions/chains.jsonl
+    .venv/bin/python bench/followups.py --set chains-unseen   # kept unseen until the end
+
+Each chain (bench/questions/chains*.jsonl, written before the conversation code changed) is a
+self-contained question followed by 1-3 follow-ups ("ومتى حدث ذلك؟", "وكم عددهم؟"), each with
+a substring of the one sentence of its article that answers it. The chain is asked in order
+through Assistant.ask(question, history=answers so far), as the chat does. A turn is right
+when the first quoted sentence is the gold one (the article's only sentence holding the
+substring). The index: the seed article, the 5 ANT articles the chains are about, and the first
+``--distractors`` ANT articles (300 by default), embedded with the bundled model.
+
+Prints a table (first turns, follow-up turns) and writes bench/results/followups_<set>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from index.corpus import read_corpus  # noqa: E402
+from index.encoder import Encoder  # noqa: E402
+from index.segment import split_sentences  # noqa: E402
+from qa.assistant import Assistant  # noqa: E402
+from qa.evaluate import DEFAULT_WORK_DIR, prepare_index  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "data" / "ant_news_v2.1.jsonl.gz"
+
+
+def articles_for(chains: list[dict], distractors: int) -> list:
+    wanted = {c["article"] for c in chains}
+    seeds = read_corpus([ROOT / "seeds"]).articles
+    records, picked = [], set()
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as fh:
+        for n, line in enumerate(fh):
+            rec = json.loads(line)
+            if rec["docno"] in wanted or n < distractors:
+                records.append(line)
+                picked.add(rec["docno"])
+    tmp = DEFAULT_WORK_DIR / "followups-src.jsonl"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text("".join(records), encoding="utf-8")
+    articles = seeds + read_corpus([tmp]).articles
+    missing = wanted - {a.id for a in articles}
+    if missing:
+        raise SystemExit(f"articles not found: {sorted(missing)}")
+    return articles
+
+
+def gold_sentence(article, gold: str) -> tuple[int, int]:
+    """The (start, end) of the one sentence of ``article`` holding ``gold``."""
+    spans = [(s, e) for s, e in split_sentences(article.text) if gold in article.text[s:e]]
+    if len(spans) != 1:
+        raise SystemExit(f"gold {gold!r} is in {len(spans)} sentences of {article.id}")
+    return spans[0]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--set", default="chains")
+    ap.add_argument("--distractors", type=int, default=300)
+    ap.add_argument("--no-reader", action="store_true", help="retrieval only")
+    args = ap.parse_args()
+    chains = [json.loads(line) for line in
+              (ROOT / "bench" / "questions" / f"{args.set}.jsonl").read_text("utf-8").splitlines()]
+    encoder = Encoder()
+    articles = articles_for(chains, args.distractors)
+    by_id = {a.id: a for a in articles}
+    index_dir, _ = prepare_index(DEFAULT_WORK_DIR / f"followups+d{args.distractors}", articles,
+                                 encoder, "title")
+    bot = Assistant.load(index_dir, encoder=encoder, reader=not args.no_reader, watch=False)
+    rows, started = [], time.perf_counter()
+    for chain in chains:
+        history = []
+        for turn_no, turn in enumerate(chain["turns"]):
+            gold = gold_sentence(by_id[chain["article"]], turn["gold"])
+            answer = bot.ask(turn["q"], history=history)
+            history.append(answer)
+            first = answer.citations[0] if answer.citations else None
+            right = bool(first and first.article_id == chain["article"]
+                         and (first.start, first.end) == gold)
+            rows.append({"chain": chain["id"], "turn": turn_no, "question": turn["q"],
+                         "right": right, "answered": answer.answered,
+                         "quoted": first.sentence if first else None})
+    seconds = time.perf_counter() - started
+
+    def share(kind: str) -> dict:
+        sel = [r for r in rows if (r["turn"] == 0) == (kind == "first")]
+        return {"turns": len(sel), "right": sum(r["right"] for r in sel),
+                "right_pct": round(100 * sum(r["right"] for r in sel) / max(1, len(sel)), 1),
+                "declined": sum(not r["answered"] for r in sel)}
+
+    result = {"set": args.set, "chains": len(chains), "reader": not args.no_reader,
+              "distractors": args.distractors, "first": share("first"),
+              "follow_up": share("follow"), "seconds": round(seconds, 1), "turns": rows}
+    print(f"| set | chains | first turns right | follow-ups right | follow-ups declined |")
+    print("|---|---:|---:|---:|---:|")
+    f, u = result["first"], result["follow_up"]
+    print(f"| {args.set} | {len(chains)} | {f['right']}/{f['turns']} ({f['right_pct']} %) | "
+          f"{u['right']}/{u['turns']} ({u['right_pct']} %) | {u['declined']} |")
+    for r in rows:
+        if r["turn"] and not r["right"]:
+            print(f"  miss {r['chain']}.{r['turn']}: {r['question']} -> {r['quoted']}")
+    out = ROOT / "bench" / "results" / f"followups_{args.set.replace('-', '_')}.json"
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -31,6 +31,7 @@ from index.encoder import Encoder  # noqa: E402
 from index.segment import split_sentences  # noqa: E402
 from qa.assistant import Assistant  # noqa: E402
 from qa.evaluate import DEFAULT_WORK_DIR, prepare_index  # noqa: E402
+from qa.reader import Reader  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "ant_news_v2.1.jsonl.gz"
 
@@ -76,7 +77,8 @@ def main() -> int:
     by_id = {a.id: a for a in articles}
     index_dir, _ = prepare_index(DEFAULT_WORK_DIR / f"followups+d{args.distractors}", articles,
                                  encoder, "title")
-    bot = Assistant.load(index_dir, encoder=encoder, reader=not args.no_reader, watch=False)
+    reader = None if args.no_reader else Reader.load(encoder)
+    bot = Assistant(index_dir, encoder, reader=reader, watch=False)
     rows, started = [], time.perf_counter()
     for chain in chains:
         history = []

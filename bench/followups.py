@@ -17,6 +17,7 @@ Prints a table (first turns, follow-up turns) and writes bench/results/followups
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import json
 import sys
@@ -64,11 +65,48 @@ def gold_sentence(article, gold: str) -> tuple[int, int]:
     return spans[0]
 
 
+def run(bot: Assistant, chains: list[dict], by_id: dict) -> dict:
+    """Ask every chain in order; each turn right when its first quote is the gold sentence."""
+    rows, started = [], time.perf_counter()
+    for chain in chains:
+        history = []
+        for turn_no, turn in enumerate(chain["turns"]):
+            gold = gold_sentence(by_id[chain["article"]], turn["gold"])
+            answer = bot.ask(turn["q"], history=history)
+            history.append(answer)
+            first = answer.citations[0] if answer.citations else None
+            # What was ranked first, quoted or (when declined) offered as the closest sentence.
+            top = first or (answer.related[0] if answer.related else None)
+
+            def is_gold(c, article=chain["article"], gold=gold) -> bool:
+                return bool(c and c.article_id == article and (c.start, c.end) == gold)
+
+            rows.append({"chain": chain["id"], "turn": turn_no, "question": turn["q"],
+                         "right": is_gold(first), "ranked_first": is_gold(top),
+                         "answered": answer.answered,
+                         "quoted": first.sentence if first else None})
+
+    def share(first_turns: bool) -> dict:
+        sel = [r for r in rows if (r["turn"] == 0) == first_turns]
+        return {"turns": len(sel), "right": sum(r["right"] for r in sel),
+                "right_pct": round(100 * sum(r["right"] for r in sel) / max(1, len(sel)), 1),
+                "ranked_first": sum(r["ranked_first"] for r in sel),
+                "declined": sum(not r["answered"] for r in sel)}
+
+    return {"first": share(True), "follow_up": share(False),
+            "seconds": round(time.perf_counter() - started, 1), "turns": rows}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--set", default="chains")
     ap.add_argument("--distractors", type=int, default=300)
     ap.add_argument("--no-reader", action="store_true", help="retrieval only")
+    ap.add_argument("--context-bonus", type=float, nargs="+", default=None,
+                    help="sweep Settings.context_bonus over these values (default: as shipped)")
+    ap.add_argument("--read-as", nargs="+", default=["shipped"],
+                    choices=["shipped", "joined", "question"],
+                    help="what the reader reads for a follow-up (sweep; default: as shipped)")
     args = ap.parse_args()
     chains = [json.loads(line) for line in
               (ROOT / "bench" / "questions" / f"{args.set}.jsonl").read_text("utf-8").splitlines()]
@@ -79,38 +117,30 @@ def main() -> int:
                                  encoder, "title")
     reader = None if args.no_reader else Reader.load(encoder)
     bot = Assistant(index_dir, encoder, reader=reader, watch=False)
-    rows, started = [], time.perf_counter()
-    for chain in chains:
-        history = []
-        for turn_no, turn in enumerate(chain["turns"]):
-            gold = gold_sentence(by_id[chain["article"]], turn["gold"])
-            answer = bot.ask(turn["q"], history=history)
-            history.append(answer)
-            first = answer.citations[0] if answer.citations else None
-            right = bool(first and first.article_id == chain["article"]
-                         and (first.start, first.end) == gold)
-            rows.append({"chain": chain["id"], "turn": turn_no, "question": turn["q"],
-                         "right": right, "answered": answer.answered,
-                         "quoted": first.sentence if first else None})
-    seconds = time.perf_counter() - started
-
-    def share(kind: str) -> dict:
-        sel = [r for r in rows if (r["turn"] == 0) == (kind == "first")]
-        return {"turns": len(sel), "right": sum(r["right"] for r in sel),
-                "right_pct": round(100 * sum(r["right"] for r in sel) / max(1, len(sel)), 1),
-                "declined": sum(not r["answered"] for r in sel)}
-
+    shipped_bonus, shipped_read = bot.settings.context_bonus, Assistant._reader_question
+    reads = {"shipped": shipped_read, "joined": staticmethod(lambda question, query: query),
+             "question": staticmethod(lambda question, query: question)}
+    results = []
+    for bonus in args.context_bonus or [shipped_bonus]:
+        for read_as in args.read_as:
+            bot._current().settings = dataclasses.replace(bot.settings, context_bonus=bonus)
+            Assistant._reader_question = reads[read_as]
+            results.append(run(bot, chains, by_id) | {"context_bonus": bonus, "read_as": read_as})
+    Assistant._reader_question = shipped_read
+    print("| set | context bonus | reader reads | first turns right | follow-ups right | "
+          "follow-ups ranked first | follow-ups declined |")
+    print("|---|---:|---|---:|---:|---:|---:|")
+    for r in results:
+        f, u = r["first"], r["follow_up"]
+        print(f"| {args.set} | {r['context_bonus']:g} | {r['read_as']} | {f['right']}/{f['turns']}"
+              f" ({f['right_pct']} %) | {u['right']}/{u['turns']} ({u['right_pct']} %) | "
+              f"{u['ranked_first']} | {u['declined']} |")
+    if len(results) == 1:
+        for t in results[0]["turns"]:
+            if t["turn"] and not t["right"]:
+                print(f"  miss {t['chain']}.{t['turn']}: {t['question']} -> {t['quoted']}")
     result = {"set": args.set, "chains": len(chains), "reader": not args.no_reader,
-              "distractors": args.distractors, "first": share("first"),
-              "follow_up": share("follow"), "seconds": round(seconds, 1), "turns": rows}
-    print(f"| set | chains | first turns right | follow-ups right | follow-ups declined |")
-    print("|---|---:|---:|---:|---:|")
-    f, u = result["first"], result["follow_up"]
-    print(f"| {args.set} | {len(chains)} | {f['right']}/{f['turns']} ({f['right_pct']} %) | "
-          f"{u['right']}/{u['turns']} ({u['right_pct']} %) | {u['declined']} |")
-    for r in rows:
-        if r["turn"] and not r["right"]:
-            print(f"  miss {r['chain']}.{r['turn']}: {r['question']} -> {r['quoted']}")
+              "distractors": args.distractors, "runs": results}
     out = ROOT / "bench" / "results" / f"followups_{args.set.replace('-', '_')}.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return 0

@@ -107,7 +107,8 @@ def normalize_question(text: str) -> str:
 # word ("ومتى", "وكم"), or points back with a demonstrative ("ذلك", "هذا") or an English
 # pronoun. Plain pronouns are not enough: "ما هي عاصمة اليابان؟" uses هي as a copula.
 _FOLLOW_UP = re.compile(
-    r"^\s*[وف](?:متى|أين|اين|كم|كيف|لماذا|لم|من|ماذا|ما|هل|أي|اي)(?:\s|$|؟)|"
+    r"^\s*[وف](?:ل|ب|(?:إلى|الى|مع|في|على|عن|من)\s)?"
+    r"(?:متى|أين|اين|كم|كيف|لماذا|لم|من|ماذا|ما|هل|أي|اي|علام)(?:\s|$|؟)|"
     r"(?:^|\s)[وفب]?(?:ذلك|هذا|هذه|تلك|هؤلاء|هناك|هنالك|حينها|عندها|آنذاك)(?:\s|$|[؟?.!،])|"
     r"\b(?:it|that|this|they|them|there|he|she|his|her|their|then)\b",
     re.IGNORECASE,
@@ -121,9 +122,24 @@ def retrieval_query(question: str, history: Sequence[Any] | None) -> str:
     the sentences of the same story. Self-contained questions are used as they are.
     """
     previous = _previous_question(history)
-    if previous and (len(question.split()) <= 2 or _FOLLOW_UP.search(question)):
+    if previous and is_follow_up(question):
         return f"{previous} {question}"
     return question
+
+
+def is_follow_up(question: str) -> bool:
+    return len(question.split()) <= 2 or bool(_FOLLOW_UP.search(question))
+
+
+def previous_articles(history: Sequence[Any] | None) -> list[str]:
+    """The articles the last answer in ``history`` quoted (what a follow-up is about), if the
+    history holds Answers (chat messages carry no citations)."""
+    for turn in reversed(list(history or [])):
+        if isinstance(turn, Answer):
+            return list(dict.fromkeys(c.article_id for c in turn.citations))
+        if isinstance(turn, dict | list | tuple | str):
+            return []
+    return []
 
 
 def _previous_question(history: Sequence[Any] | None) -> str:

@@ -14,10 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index import store
 from index.corpus import Article
 from index.encoder import Encoder
-from qa.answer import Policy, check_question, compose, normalize_question, retrieval_query
+from qa.answer import (
+    Policy,
+    check_question,
+    compose,
+    normalize_question,
+    previous_articles,
+    retrieval_query,
+)
 from qa.reader import Reader
 from qa.records import Answer, Hit
 from qa.rerank import DEPTH, Candidate, judge
@@ -101,15 +110,28 @@ class Assistant:
         """
         question = check_question(question)
         query = normalize_question(retrieval_query(question, history))
-        candidates = self._candidates([query], 5)[0]
+        retriever = self._current()
+        context = None
+        if query != normalize_question(question):  # a follow-up: its story comes first
+            context = retriever.article_rows(previous_articles(history))
+        read_as = self._reader_question(normalize_question(question), query)
+        candidates = self._candidates([query], 5, retriever, [context], [read_as])[0]
         return compose(question, query, candidates, self.policy)
 
-    def _candidates(self, queries: list[str], k: int) -> list[list[Candidate]]:
-        retriever = self._current()
+    @staticmethod
+    def _reader_question(question: str, query: str) -> str:
+        return query
+
+    def _candidates(self, queries: list[str], k: int, retriever: Retriever | None = None,
+                    context: Sequence[np.ndarray | None] | None = None,
+                    read_as: Sequence[str] | None = None) -> list[list[Candidate]]:
+        """Judged candidates per query; ``context`` rows are favoured (follow-ups), and the
+        reader reads ``read_as`` (default: the queries)."""
+        retriever = retriever or self._current()
         depth = max(k, DEPTH) if self.reader is not None else k
-        ranked = retriever.score_batch(queries, depth)
-        return [judge(q, r, retriever.to_hit, self.reader) for q, r in zip(queries, ranked,
-                                                                           strict=True)]
+        ranked = retriever.score_batch(queries, depth, context)
+        return [judge(q, r, retriever.to_hit, self.reader)
+                for q, r in zip(read_as or queries, ranked, strict=True)]
 
     # -- hot reload ----------------------------------------------------------------------
     def reload(self) -> bool:

@@ -23,6 +23,9 @@ class Settings:
     candidates: int = 100
     #: Weights of qa.rank.FEATURES.
     weights: tuple[float, ...] = tuple(rank.WEIGHTS.tolist())
+    #: Added to the ranking score of a follow-up's context rows (the sentences of the article
+    #: the previous answer quoted): the story under discussion comes first, the index second.
+    context_bonus: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +46,20 @@ class Retriever:
         # Derived per-article arrays are computed now, in the loading thread, not mid-request.
         _ = data.article_vectors, data.article_body_row
 
-    def score_batch(self, queries: Sequence[str], k: int) -> list[list[Scored]]:
-        """Top ``k`` candidate rows for each query, best first."""
-        candidates = self.candidates_batch(queries, k)
-        return [self.rank(q, c, k) for q, c in zip(queries, candidates, strict=True)]
+    def score_batch(self, queries: Sequence[str], k: int,
+                    context: Sequence[np.ndarray | None] | None = None) -> list[list[Scored]]:
+        """Top ``k`` candidate rows for each query, best first. ``context`` (per query, or None)
+        rows are candidates too, favoured by ``Settings.context_bonus``."""
+        context = list(context) if context is not None else [None] * len(queries)
+        candidates = self.candidates_batch(queries, k, context)
+        return [self.rank(q, c, k, favoured=f)
+                for q, c, f in zip(queries, candidates, context, strict=True)]
 
-    def candidates_batch(self, queries: Sequence[str], k: int = 0) -> list[rank.Candidates]:
-        """Union of the dense and the BM25 top candidates of each query, with both scores."""
+    def candidates_batch(self, queries: Sequence[str], k: int = 0,
+                         context: Sequence[np.ndarray | None] | None = None
+                         ) -> list[rank.Candidates]:
+        """Union of the dense and the BM25 top candidates of each query (and its ``context``
+        rows), with both scores."""
         n = len(self.data.sentences)
         if n == 0 or not queries:
             return [rank.Candidates(*_EMPTY) for _ in queries]
@@ -57,31 +67,50 @@ class Retriever:
         depth = min(n, max(self.settings.candidates, k))
         dense_scores, dense_rows = self.data.dense.search(qvecs, depth)
         return [
-            self._candidates(q, qvecs[i], dense_rows[i], dense_scores[i])
+            self._candidates(q, qvecs[i], dense_rows[i], dense_scores[i],
+                             context[i] if context is not None else None)
             for i, q in enumerate(queries)
         ]
 
     def _candidates(
-        self, query: str, qvec: np.ndarray, rows: np.ndarray, dense: np.ndarray
+        self, query: str, qvec: np.ndarray, rows: np.ndarray, dense: np.ndarray,
+        context: np.ndarray | None = None,
     ) -> rank.Candidates:
         keep = rows >= 0  # FAISS pads with -1 when it finds fewer than asked
         rows, dense = rows[keep], dense[keep]
         all_lexical = self.data.lexical.scores(query)
-        extra = np.setdiff1d(_top_rows(all_lexical, self.settings.candidates), rows)
+        extra = _top_rows(all_lexical, self.settings.candidates)
+        if context is not None:
+            extra = np.union1d(extra, context)
+        extra = np.setdiff1d(extra, rows)
         if len(extra):
             rows = np.concatenate([rows, extra])
             dense = np.concatenate([dense, self.data.vectors[extra] @ qvec])
         return rank.Candidates(rows.astype(np.int64), dense, all_lexical[rows], qvec)
 
-    def rank(self, query: str, cands: rank.Candidates, k: int) -> list[Scored]:
+    def rank(self, query: str, cands: rank.Candidates, k: int,
+             favoured: np.ndarray | None = None) -> list[Scored]:
         weights = np.asarray(self.settings.weights, dtype=np.float32)
         scores = rank.score(rank.features(query, cands, self.data), weights)
+        if favoured is not None and len(favoured):
+            scores = scores + self.settings.context_bonus * np.isin(cands.rows, favoured)
         order = np.argsort(-scores, kind="stable")[:k]
         return [
             Scored(int(cands.rows[i]), float(scores[i]), float(cands.dense[i]),
                    float(cands.lexical[i]))
             for i in order
         ]
+
+    def article_rows(self, article_ids: Sequence[str]) -> np.ndarray:
+        """The sentence rows of the given articles (ids no longer indexed are left out)."""
+        data, out = self.data, []
+        for article_id in article_ids:
+            a = data.article_rows.get(article_id)
+            if a is not None:
+                end = (data.article_first_row[a + 1] if a + 1 < len(data.articles)
+                       else len(data.sentences))
+                out.append(np.arange(data.article_first_row[a], end, dtype=np.int64))
+        return np.concatenate(out) if out else np.zeros(0, np.int64)
 
     def to_hit(self, scored: Scored) -> Hit:
         art_row, start, end = (int(x) for x in self.data.sentences[scored.row])

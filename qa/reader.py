@@ -100,13 +100,12 @@ def encode_pairs(tokenizer, questions: Sequence[str], passages: Sequence[tuple[s
     )
     offsets = batch.pop("offset_mapping").numpy()
     masks = np.zeros(offsets.shape[:2], dtype=bool)
-    # Known defect (BENCHMARKS.md section 6): the sentence's first token starts one character
-    # before ``start`` (it holds the break or space after the headline), so `>= start` leaves it
-    # out; the committed weights were trained with this mask. Fix with the next training run.
+    # A token belongs to the sentence when it ends inside it: the sentence's first token starts
+    # one character early (it carries the break after the headline), and best_span clamps it.
     for i, start in enumerate(starts):
         seq = batch.sequence_ids(i)
         for t, s in enumerate(seq):
-            if s == 1 and offsets[i, t, 1] > offsets[i, t, 0] and offsets[i, t, 0] >= start:
+            if s == 1 and offsets[i, t, 1] > offsets[i, t, 0] and offsets[i, t, 1] > start:
                 masks[i, t] = True
     return batch, offsets, masks, starts
 

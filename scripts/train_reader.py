@@ -10,7 +10,9 @@ splitter. Labels:
 * the sentence holding the answer is positive (with the answer span as its target);
 * up to 3 other sentences of the same paragraph are negatives (the near misses retrieval makes),
   the ones sharing most terms with the question first;
-* for an unanswerable question, its 2 most overlapping paragraph sentences are negatives;
+* for an unanswerable question, the sentence holding SQuAD 2.0's plausible (decoy) answer and
+  its most overlapping other paragraph sentence are negatives (the 2 most overlapping if the
+  decoy cannot be placed);
 * one sentence from another article is an easy negative.
 
 AAQAD is aligned automatically and noisy (shared/data/README.md). Filters, counted in the log:
@@ -59,7 +61,7 @@ def load_pairs(path: Path, seed: int, dev_share: float = 0.05):
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     rng = random.Random(seed)
     stats = {"questions": 0, "answerable": 0, "unanswerable": 0, "moved": 0, "dropped": 0,
-             "pinned": 0, "noisy": 0, "crossing_span": 0}
+             "pinned": 0, "noisy": 0, "crossing_span": 0, "plausible": 0}
     # Every sentence, for easy negatives from other articles.
     pool: list[tuple[int, str, str]] = []
     paragraphs = []
@@ -105,6 +107,10 @@ def load_pairs(path: Path, seed: int, dev_share: float = 0.05):
             else:
                 stats["unanswerable"] += 1
                 negs = by_overlap[:2]
+                plausible = _plausible_sentence(ctx, spans, qa)
+                if plausible is not None:  # SQuAD 2.0's decoy: the hardest negative there is
+                    stats["plausible"] += 1
+                    negs = [plausible] + [j for j in negs if j != plausible][:1]
             for j in negs:
                 out.append({**base, "sentence": sents[j], "label": 0.0, "weight": 1.0,
                             "span": None})
@@ -147,6 +153,15 @@ def _locate_answer(ctx, spans, answer, overlap, stats):
     return i, (start - s, start - s + len(text))
 
 
+def _plausible_sentence(ctx, spans, qa) -> int | None:
+    """The sentence holding an unanswerable question's plausible (decoy) answer, if it is there."""
+    for ans in qa.get("plausible_answers") or []:
+        text, start = str(ans.get("text", "")).strip(), int(ans.get("answer_start", -1))
+        if text and ctx[start:start + len(text)] == text:
+            return _sentence_of(spans, start)
+    return None
+
+
 def _occurrences(text: str, sub: str) -> list[int]:
     out, i = [], text.find(sub)
     while i >= 0:
@@ -160,6 +175,20 @@ def _sentence_of(spans, offset):
         if s <= offset < e:
             return i
     return None
+
+
+def epoch_batches(pairs, size: int, seed: int, pool: int = 50) -> list[np.ndarray]:
+    """One epoch's batches of pair indices, seeded: shuffled, then sorted by length within
+    pools of ``pool`` batches so a batch pads little, then the batches shuffled."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(pairs))
+    length = np.array([len(p["question"]) + len(p["title"]) + len(p["sentence"]) for p in pairs])
+    batches = []
+    for i in range(0, len(order) - size + 1, size * pool):
+        chunk = order[i:i + size * pool]
+        chunk = chunk[np.argsort(length[chunk], kind="stable")]
+        batches.extend(chunk[k:k + size] for k in range(0, len(chunk) - size + 1, size))
+    return [batches[k] for k in rng.permutation(len(batches))]
 
 
 # -- model -------------------------------------------------------------------------------------
@@ -305,7 +334,7 @@ def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
         return loss
 
     opt.step(closure)
-    return float(a), float(b)
+    return a.item(), b.item()
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -347,8 +376,7 @@ def main(argv=None) -> int:
     if args.limit:
         train = train[:args.limit]
         dev = dev[: max(64, args.limit // 4)]
-    order = np.random.default_rng(args.seed).permutation(len(train))
-    steps_per_epoch = len(train) // args.batch
+    steps_per_epoch = len(epoch_batches(train, args.batch, args.seed))
     total = int(steps_per_epoch * args.epochs)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
@@ -371,16 +399,17 @@ def main(argv=None) -> int:
             log.info("checkpoint is for another run (total/seed differ); starting over")
 
     net.train()
+    start_step = step
     t0 = time.monotonic()
     seen, run_bce, run_span = 0, 0.0, 0.0
     while step < total:
         if time.monotonic() - t0 > args.minutes * 60:
             log.info("time box reached at step %d of %d", step, total)
             break
-        e = step % steps_per_epoch
-        if e == 0 and step:
-            order = np.random.default_rng(args.seed + step).permutation(len(train))
-        pairs = [train[j] for j in order[e * args.batch:(e + 1) * args.batch]]
+        epoch, e = divmod(step, steps_per_epoch)
+        if e == 0 or step == start_step:
+            batches = epoch_batches(train, args.batch, args.seed + epoch)
+        pairs = [train[j] for j in batches[e]]
         loss, bce, span = loss_of(net, tokenizer, pairs, config)
         opt.zero_grad()
         loss.backward()

@@ -104,9 +104,6 @@ def main() -> int:
     ap.add_argument("--no-reader", action="store_true", help="retrieval only")
     ap.add_argument("--context-bonus", type=float, nargs="+", default=None,
                     help="sweep Settings.context_bonus over these values (default: as shipped)")
-    ap.add_argument("--read-as", nargs="+", default=["shipped"],
-                    choices=["shipped", "joined", "question"],
-                    help="what the reader reads for a follow-up (sweep; default: as shipped)")
     args = ap.parse_args()
     chains = [json.loads(line) for line in
               (ROOT / "bench" / "questions" / f"{args.set}.jsonl").read_text("utf-8").splitlines()]
@@ -117,22 +114,16 @@ def main() -> int:
                                  encoder, "title")
     reader = None if args.no_reader else Reader.load(encoder)
     bot = Assistant(index_dir, encoder, reader=reader, watch=False)
-    shipped_bonus, shipped_read = bot.settings.context_bonus, Assistant._reader_question
-    reads = {"shipped": shipped_read, "joined": staticmethod(lambda question, query: query),
-             "question": staticmethod(lambda question, query: question)}
     results = []
-    for bonus in args.context_bonus or [shipped_bonus]:
-        for read_as in args.read_as:
-            bot._current().settings = dataclasses.replace(bot.settings, context_bonus=bonus)
-            Assistant._reader_question = reads[read_as]
-            results.append(run(bot, chains, by_id) | {"context_bonus": bonus, "read_as": read_as})
-    Assistant._reader_question = shipped_read
-    print("| set | context bonus | reader reads | first turns right | follow-ups right | "
+    for bonus in args.context_bonus or [bot.settings.context_bonus]:
+        bot._current().settings = dataclasses.replace(bot.settings, context_bonus=bonus)
+        results.append(run(bot, chains, by_id) | {"context_bonus": bonus})
+    print("| set | context bonus | first turns right | follow-ups right | "
           "follow-ups ranked first | follow-ups declined |")
-    print("|---|---:|---|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|")
     for r in results:
         f, u = r["first"], r["follow_up"]
-        print(f"| {args.set} | {r['context_bonus']:g} | {r['read_as']} | {f['right']}/{f['turns']}"
+        print(f"| {args.set} | {r['context_bonus']:g} | {f['right']}/{f['turns']}"
               f" ({f['right_pct']} %) | {u['right']}/{u['turns']} ({u['right_pct']} %) | "
               f"{u['ranked_first']} | {u['declined']} |")
     if len(results) == 1:

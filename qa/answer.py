@@ -45,8 +45,8 @@ class Policy:
     cosine plus a little capped BM25 credit, with a lower bar for mostly-Latin questions.
     """
 
-    min_probability: float = 0.29
-    min_probability_latin: float = 0.14
+    min_probability: float = 0.47
+    min_probability_latin: float = 0.22
     min_confidence: float = 0.860
     lexical_weight: float = 0.005
     lexical_cap: float = 10.0

@@ -114,17 +114,17 @@ class Assistant:
         context = None
         if query != normalize_question(question):  # a follow-up: its story comes first
             context = retriever.article_rows(previous_articles(history))
-        read_as = self._reader_question(normalize_question(question), query)
+        # A follow-up is read both as asked ("ولماذا عاد بعضها؟") and joined to the question
+        # before it: the mean verdict of the two ranks and quotes best (bench/followups.py).
+        plain = normalize_question(question)
+        read_as = (query, plain) if query != plain else query
         candidates = self._candidates([query], 5, retriever, [context], [read_as])[0]
         return compose(question, query, candidates, self.policy)
 
-    @staticmethod
-    def _reader_question(question: str, query: str) -> str:
-        return query
-
     def _candidates(self, queries: list[str], k: int, retriever: Retriever | None = None,
                     context: Sequence[np.ndarray | None] | None = None,
-                    read_as: Sequence[str] | None = None) -> list[list[Candidate]]:
+                    read_as: Sequence[str | tuple[str, ...]] | None = None
+                    ) -> list[list[Candidate]]:
         """Judged candidates per query; ``context`` rows are favoured (follow-ups), and the
         reader reads ``read_as`` (default: the queries)."""
         retriever = retriever or self._current()

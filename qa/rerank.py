@@ -11,12 +11,12 @@ from qa.reader import Reader, Reading
 from qa.records import Hit
 from qa.retrieve import Scored
 
-#: How many of the best retrieved sentences the reader reads (retrieval R@5 is 95.5-98 % on
-#: XQuAD-ar and TyDi-ar, R@20 99 %; each pair costs ~10 ms on the int8 path).
-DEPTH = 8
+#: How many of the best retrieved sentences the reader reads: on XQuAD-ar R@1 is 76.72 reading 4
+#: and 76.81 reading 5-8 (bench/reader_depth.py), and each pair costs ~8 ms on the int8 path.
+DEPTH = 4
 #: Weight of the retrieval ranker's score (relative to its best candidate) beside the reader's
 #: logit; fitted on XQuAD-ar (bench/fit_reader_use.py, BENCHMARKS.md).
-RETRIEVAL_WEIGHT = 0.75
+RETRIEVAL_WEIGHT = 1.0
 
 
 def fuse(scored: Sequence[Scored], readings: Sequence[Reading], weight: float) -> list[float]:
@@ -40,7 +40,7 @@ class Candidate:
 
 
 def judge(
-    question: str,
+    question: str | tuple[str, ...],
     scored: Sequence[Scored],
     to_hit: Callable[[Scored], Hit],
     reader: Reader | None,
@@ -56,7 +56,15 @@ def judge(
     if reader is None or not out:
         return out
     head = out[:depth]
-    readings = reader.read(question, [(c.hit.title, c.hit.sentence) for c in head])
+    passages = [(c.hit.title, c.hit.sentence) for c in head]
+    if isinstance(question, str):
+        readings = reader.read(question, passages)
+    else:  # several phrasings of one question: their mean verdict, the surest one's span
+        reads = [reader.read(q, passages) for q in question]
+        readings = [Reading(score=sum(r.score for r in rs) / len(rs),
+                            probability=sum(r.probability for r in rs) / len(rs),
+                            span=max(rs, key=lambda r: r.probability).span)
+                    for rs in zip(*reads, strict=True)]
     judged = []
     for c, s, r, fused in zip(head, scored[: len(head)], readings,
                               fuse(scored[: len(head)], readings, weight), strict=True):

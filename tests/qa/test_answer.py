@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from qa import Assistant
 from qa.answer import NO_ANSWER, NO_ANSWER_EN, Policy, compose, normalize_question
 from qa.records import Hit
-from qa.rerank import Candidate, judge
+from qa.rerank import DEPTH, Candidate, judge
 from qa.retrieve import Scored
 from tests.conftest import REPO, FakeEncoder, FakeReader
 
@@ -31,7 +31,7 @@ def bot(index_dir, reader=None, **policy) -> Assistant:
 def test_reader_reranks_and_quotes_with_the_answer_phrase(index_dir) -> None:
     reader = FakeReader()
     ans = bot(index_dir, reader, min_probability=0.6).ask("أين ينبع النيل من")
-    assert ans.answered and reader.calls == [7]  # every sentence of the tiny index is read
+    assert ans.answered and reader.calls == [DEPTH]  # the best retrieved DEPTH are read
     (c,) = ans.citations
     article = Assistant.article(bot(index_dir), c.article_id)
     assert article.text[c.start:c.end] == c.sentence == "ينبع النيل من بحيرة فيكتوريا."

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/followups.py                       # bench/questions/chains.jsonl
     .venv/bin/python bench/followups.py --set chains-unseen   # kept unseen until the end
+    .venv/bin/python bench/followups.py --context-bonus 0 5 20  # sweep the favour
 
 Each chain (bench/questions/chains*.jsonl, written before the conversation code changed) is a
 self-contained question followed by 1-3 follow-ups ("ومتى حدث ذلك؟", "وكم عددهم؟"), each with

@@ -109,15 +109,16 @@ class Assistant:
         When declining, ``Answer.related`` lists the closest sentences, unverified.
         """
         question = check_question(question)
+        plain = normalize_question(question)
         query = normalize_question(retrieval_query(question, history))
         retriever = self._current()
-        context = None
-        if query != normalize_question(question):  # a follow-up: its story comes first
+        context, read_as = None, query
+        if query != plain:
+            # A follow-up: the article the previous answer quoted comes first, and the reader
+            # reads it both as asked ("ولماذا عاد بعضها؟") and joined to the question before;
+            # their mean verdict ranks and quotes best (bench/followups.py).
             context = retriever.article_rows(previous_articles(history))
-        # A follow-up is read both as asked ("ولماذا عاد بعضها؟") and joined to the question
-        # before it: the mean verdict of the two ranks and quotes best (bench/followups.py).
-        plain = normalize_question(question)
-        read_as = (query, plain) if query != plain else query
+            read_as = (query, plain)
         candidates = self._candidates([query], 5, retriever, [context], [read_as])[0]
         return compose(question, query, candidates, self.policy)
 

@@ -239,3 +239,21 @@ def test_standalone_questions_are_not_follow_ups() -> None:
 
     assert not is_follow_up("ما هي عاصمة اليابان؟")
     assert not is_follow_up("كم عدد الجنود غير الأمريكيين في العراق؟")
+
+
+def test_judge_reads_several_phrasings_and_takes_their_mean_verdict() -> None:
+    scored = [Scored(i, 10.0 - i, 0.5, 0.0) for i in range(3)]
+    texts = ["غادر الوزير القاهرة يوم الأحد.", "وصل الوفد يوم الاثنين.", "الطقس حار."]
+
+    def to_hit(s: Scored) -> Hit:
+        return _hit(texts[s.row], 100 * s.row)
+
+    reader = FakeReader()
+    alone = {c.row: c.hit.probability for c in judge("متى غادر", scored, to_hit, reader)}
+    joined = {c.row: c.hit.probability
+              for c in judge("متى غادر الوزير القاهرة", scored, to_hit, reader)}
+    both = judge(("متى غادر الوزير القاهرة", "متى غادر"), scored, to_hit, reader)
+    assert reader.calls == [3, 3, 3, 3]  # one read per phrasing
+    assert both[0].row == 0
+    for c in both:
+        assert c.hit.probability == round((alone[c.row] + joined[c.row]) / 2, 4)

@@ -17,7 +17,6 @@ import os
 import re
 import stat
 import zlib
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +49,8 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _CP1256_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # Cc except \t \n \r
 _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufefc]")
 _LINE = re.compile(r"[^\r\n]+")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+#: A lone UTF-16 surrogate: JSON can carry one ("\\ud800"), no text encoding can.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _FIELDS: dict[str, tuple[str, ...]] = {
     "id": ("id", "docno"),
     "title": ("title", "headline"),
@@ -281,7 +281,7 @@ def _read_lines(path: Path, file_id: str, warnings: list[str]) -> Iterator[Artic
     A line longer than MAX_LINE_BYTES is skipped without being held in memory, and a gzipped
     file stops at MAX_DECOMPRESSED_BYTES (a gzip bomb), keeping the lines before."""
     where, gz = str(path), path.name.lower().endswith(".gz")
-    lineno, records, decoded = 0, 0, Counter()
+    lineno, records, cp1256_lines = 0, 0, 0
     try:
         with gzip.open(path, "rb") if gz else open(path, "rb") as raw:
             stream: Any = raw
@@ -303,15 +303,15 @@ def _read_lines(path: Path, file_id: str, warnings: list[str]) -> Iterator[Artic
                     continue
                 records += 1
                 if isinstance(line, bytes):
-                    text, how = _decode_line(line)
-                    if text is None:
-                        yield Skipped(f"{where}:{lineno}", how)
+                    try:
+                        line, note = _utf8_or_cp1256(line, where=" of the line")
+                    except _Skip as exc:
+                        yield Skipped(f"{where}:{lineno}", str(exc))
                         continue
-                    if how:
-                        decoded[how] += 1
-                        if how == "stray":
-                            warnings.append(f"{where}:{lineno}: {_stray_note(line)}")
-                    line = text
+                    if note == "cp1256":
+                        cp1256_lines += 1
+                    elif note:
+                        warnings.append(f"{where}:{lineno}: {note}")
                 try:
                     obj = json.loads(line)
                 except (ValueError, RecursionError) as exc:
@@ -331,9 +331,9 @@ def _read_lines(path: Path, file_id: str, warnings: list[str]) -> Iterator[Artic
                           f"{lineno} ({why}); the lines before were read; re-download or "
                           "re-create the file")
         return
-    if decoded["cp1256"]:
-        warnings.append(f"decoded {decoded['cp1256']} line(s) of {where} as cp1256 (Windows "
-                        "Arabic): not valid UTF-8; re-save the file as UTF-8")
+    if cp1256_lines:
+        warnings.append(f"decoded {cp1256_lines} line(s) of {where} as cp1256 (Windows Arabic): "
+                        "not valid UTF-8; re-save the file as UTF-8")
     if not records:
         yield Skipped(where, "empty file")
 
@@ -365,21 +365,6 @@ def _check_decompressed(gz: Any) -> None:
                     "were read; split the file if it is real")
 
 
-def _decode_line(line: bytes) -> tuple[str | None, str]:
-    """(text, how) for one JSON line: how is "" (UTF-8), "stray" (UTF-8 with a few invalid
-    bytes replaced by U+FFFD) or "cp1256"; (None, reason) when it cannot be decoded."""
-    try:
-        return line.decode("utf-8"), ""
-    except UnicodeDecodeError as exc:
-        first = exc.start
-    if (text := _utf8_with_strays(line)) is not None:
-        return text, "stray"
-    if (text := _cp1256(line)) is not None:
-        return text, "cp1256"
-    return None, (f"not valid UTF-8 (first bad byte at offset {first} of the line); "
-                  "re-save the file as UTF-8")
-
-
 def _record(obj: Any, default_id: str, where: str) -> Article | Skipped:
     """Map one JSON object (own or shared news-corpus field names) to an Article."""
     if not isinstance(obj, dict):
@@ -394,7 +379,7 @@ def _record(obj: Any, default_id: str, where: str) -> Article | Skipped:
         if value is not None and not isinstance(value, str):
             kind = _JSON_TYPES.get(type(value), "number")
             return Skipped(where, f"field {key!r} must be a string, got {kind}; fix the record")
-        if value is not None and (bad := _SURROGATE.search(value)):
+        if value is not None and (bad := LONE_SURROGATE.search(value)):
             return Skipped(where, f"field {key!r} holds an invalid character (a lone UTF-16 "
                                   f"surrogate \\u{ord(bad.group()):04x} at position "
                                   f"{bad.start()}); fix the record")
@@ -433,55 +418,51 @@ def _decode(data: bytes, name: str) -> tuple[str, str | None]:
     ):
         raise _Skip("looks like a binary file (NUL or control bytes), not text; give text files")
     bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    text, note = _utf8_or_cp1256(data[bom:], shift=bom, cp1256=not bom)
+    if note == "cp1256":
+        return text, (f"decoded {name} as cp1256 (Windows Arabic): not valid UTF-8; check the "
+                      "text and re-save the file as UTF-8")
+    return text, f"{name}: {note}" if note else None
+
+
+def _utf8_or_cp1256(data: bytes, *, shift: int = 0, cp1256: bool = True,
+                    where: str = "") -> tuple[str, str]:
+    """(text, note) for the bytes of a file or a JSON line: UTF-8 (note ""); clearly UTF-8 with
+    a few stray bytes, each replaced by U+FFFD (the note says where); or, only when all of it
+    reads cleanly as plausible Arabic in it, cp1256 (note "cp1256"). Raises _Skip otherwise.
+    ``shift`` is added to reported offsets (a BOM before ``data``); ``where`` qualifies them."""
     try:
-        return data[bom:].decode("utf-8"), None
+        return data.decode("utf-8"), ""
     except UnicodeDecodeError as exc:
-        bad = exc.start + bom
-    # A few stray bytes in clearly UTF-8 text are replaced, not read as another encoding:
-    # cp1256 is chosen only when the whole file reads cleanly as plausible Arabic in it.
-    if (text := _utf8_with_strays(data[bom:])) is not None:
-        return text, f"{name}: {_stray_note(data[bom:], bom)}"
-    text = None if bom else _cp1256(data)
-    if text is None:
-        raise _Skip(f"not valid UTF-8 (first bad byte at offset {bad}); re-save the file as UTF-8")
-    return text, (f"decoded {name} as cp1256 (Windows Arabic): not valid UTF-8; check the text "
-                  "and re-save the file as UTF-8")
+        first = exc.start + shift
+    if (strays := _utf8_with_strays(data)) is not None:
+        text, offsets = strays
+        shown = ", ".join(str(o + shift) for o in offsets[:5])
+        shown += ", ..." if len(offsets) > 5 else ""
+        return text, (f"{len(offsets)} invalid UTF-8 byte sequence(s) at byte offset(s) {shown} "
+                      "replaced by U+FFFD (\ufffd); fix the file if they hid letters")
+    if cp1256 and (text := _cp1256(data)) is not None:
+        return text, "cp1256"
+    raise _Skip(f"not valid UTF-8 (first bad byte at offset {first}{where}); "
+                "re-save the file as UTF-8")
 
 
-def _stray_offsets(data: bytes, limit: int | None = None) -> tuple[list[int], list[str]]:
-    """Byte offsets of invalid UTF-8 sequences in ``data`` and the decoded pieces between them
-    (each stray sequence becomes U+FFFD); stops after ``limit`` strays."""
+def _utf8_with_strays(data: bytes) -> tuple[str, list[int]] | None:
+    """``data`` decoded as UTF-8 with each invalid sequence replaced by U+FFFD, and their byte
+    offsets, when it is clearly UTF-8 (STRAY_RATIO valid multi-byte characters or more per
+    invalid sequence); else None."""
+    valid = data.decode("utf-8", errors="ignore")
+    limit = (len(valid) - len(valid.encode("ascii", "ignore"))) // STRAY_RATIO
     offsets, pieces, pos = [], [], 0
-    while True:
+    while len(offsets) <= limit:
         try:
             pieces.append(data[pos:].decode("utf-8"))
-            return offsets, pieces
+            return ("\ufffd".join(pieces), offsets) if offsets else None
         except UnicodeDecodeError as exc:
             pieces.append(data[pos:pos + exc.start].decode("utf-8"))
             offsets.append(pos + exc.start)
             pos += exc.end
-            if limit is not None and len(offsets) > limit:
-                return offsets, pieces
-
-
-def _utf8_with_strays(data: bytes) -> str | None:
-    """``data`` decoded as UTF-8 with its invalid bytes replaced by U+FFFD, when it is clearly
-    UTF-8 (STRAY_RATIO valid multi-byte characters or more per invalid byte), else None."""
-    valid = data.decode("utf-8", errors="ignore")
-    limit = (len(valid) - len(valid.encode("ascii", "ignore"))) // STRAY_RATIO
-    if limit == 0:
-        return None
-    offsets, pieces = _stray_offsets(data, limit)
-    if not offsets or len(offsets) > limit:
-        return None
-    return "\ufffd".join(pieces)
-
-
-def _stray_note(data: bytes, shift: int = 0) -> str:
-    offsets = [o + shift for o in _stray_offsets(data)[0]]
-    shown = ", ".join(map(str, offsets[:5])) + (", ..." if len(offsets) > 5 else "")
-    return (f"{len(offsets)} invalid UTF-8 byte sequence(s) at byte offset(s) {shown} replaced "
-            "by U+FFFD (\ufffd); fix the file if they hid letters")
+    return None
 
 
 def _cp1256(data: bytes) -> str | None:

@@ -418,9 +418,9 @@ def _manifest_problem(m: dict[str, Any]) -> str | None:
 
 
 def check_files(gen: Path, manifest: dict[str, Any], index_dir: Path, *, full: bool) -> None:
-    """Each file of the generation against its size and checksum; mapped files by a sample of
-    blocks unless ``full`` or they are small. Raises IndexCorruptError naming the first
-    damaged file."""
+    """Each file of the generation against its size and checksum; a file of more than
+    WHOLE_BLOCKS blocks by a sample of them unless ``full``. Raises IndexCorruptError naming
+    the first damaged file."""
     for rel, blocks in manifest["blocks"].items():
         _check_file(gen, rel, manifest, index_dir, full=full or len(blocks) <= WHOLE_BLOCKS)
 
@@ -462,7 +462,7 @@ def _sampled_blocks_match(path: Path, blocks: list[str]) -> bool:
     rng = np.random.default_rng()
     picks = {0, n - 1, *rng.choice(n, size=min(n, SAMPLED_BLOCKS), replace=False).tolist()}
     with open(path, "rb") as fh:
-        for i in sorted(p for p in picks if p >= 0):
+        for i in sorted(picks):
             fh.seek(i * BLOCK)
             if xxhash.xxh3_64_hexdigest(fh.read(BLOCK)) != blocks[i]:
                 return False

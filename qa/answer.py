@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from index.corpus import LONE_SURROGATE
 from qa.records import Answer, Citation, Hit
 from qa.rerank import Candidate
 
@@ -73,7 +74,7 @@ def check_question(question: object) -> str:
             f"طول السؤال {len(text):,} حرفًا والحد {MAX_QUESTION_CHARS:,}. "
             "اسأل عن أمر واحد في جملة أو جملتين.",
         )
-    if bad := _SURROGATE.search(text):  # e.g. a terminal's undecodable byte (surrogateescape)
+    if bad := LONE_SURROGATE.search(text):  # e.g. a terminal's undecodable byte (surrogateescape)
         raise QuestionError(
             f"The question holds a character that is not valid text (\\u{ord(bad.group()):04x} "
             f"at position {bad.start() + 1}, from a broken encoding); retype or re-paste it.",
@@ -83,9 +84,6 @@ def check_question(question: object) -> str:
         raise QuestionError("The question has no words, only punctuation or symbols.",
                             "لا كلمات في السؤال، بل علامات ترقيم أو رموز فقط.")
     return text
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # Tashkeel (harakat, tanwin, shadda, sukun, dagger alif, Quranic marks) and tatweel: a
@@ -121,7 +119,7 @@ def retrieval_query(question: str, history: Sequence[Any] | None) -> str:
     "ومتى حدث ذلك؟" names nothing by itself; joined to the question before it, it retrieves
     the sentences of the same story. Self-contained questions are used as they are.
     """
-    previous = _previous_question(history)
+    previous, _ = previous_turn(history)
     if previous and is_follow_up(question):
         return f"{previous} {question}"
     return question
@@ -131,30 +129,21 @@ def is_follow_up(question: str) -> bool:
     return len(question.split()) <= 2 or bool(_FOLLOW_UP.search(question))
 
 
-def previous_articles(history: Sequence[Any] | None) -> list[str]:
-    """The articles the last answer in ``history`` quoted (what a follow-up is about), if the
-    history holds Answers (chat messages carry no citations)."""
+def previous_turn(history: Sequence[Any] | None) -> tuple[str, list[str]]:
+    """The last user question in ``history`` (Answers, (question, answer) pairs, role dicts)
+    and the articles its answer quoted: what a follow-up is about. Only Answers carry
+    citations; chat messages give the question alone."""
     for turn in reversed(list(history or [])):
         if isinstance(turn, Answer):
-            return list(dict.fromkeys(c.article_id for c in turn.citations))
-        if isinstance(turn, dict | list | tuple | str):
-            return []
-    return []
-
-
-def _previous_question(history: Sequence[Any] | None) -> str:
-    """The last user question in ``history``: Answers, (question, answer) pairs, role dicts."""
-    for turn in reversed(list(history or [])):
-        if isinstance(turn, Answer):
-            return turn.question
+            return turn.question, list(dict.fromkeys(c.article_id for c in turn.citations))
         if isinstance(turn, dict) and turn.get("role") == "user":
             content = turn.get("content")
-            return content if isinstance(content, str) else ""
+            return (content if isinstance(content, str) else ""), []
         if isinstance(turn, list | tuple) and turn and isinstance(turn[0], str):
-            return turn[0]
+            return turn[0], []
         if isinstance(turn, str):
-            return turn
-    return ""
+            return turn, []
+    return "", []
 
 
 def compose(question: str, query: str, candidates: Sequence[Candidate], policy: Policy) -> Answer:

@@ -24,7 +24,7 @@ from qa.answer import (
     check_question,
     compose,
     normalize_question,
-    previous_articles,
+    previous_turn,
     retrieval_query,
 )
 from qa.reader import Reader
@@ -117,7 +117,7 @@ class Assistant:
             # A follow-up: the article the previous answer quoted comes first, and the reader
             # reads it both as asked ("ولماذا عاد بعضها؟") and joined to the question before;
             # their mean verdict ranks and quotes best (bench/followups.py).
-            context = retriever.article_rows(previous_articles(history))
+            context = retriever.article_rows(previous_turn(history)[1])
             read_as = (query, plain)
         candidates = self._candidates([query], 5, retriever, [context], [read_as])[0]
         return compose(question, query, candidates, self.policy)

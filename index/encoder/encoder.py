@@ -169,11 +169,7 @@ class Encoder:
                     if f.name != "daleel-conversion.json":
                         digest.update(f.read_bytes())
                 else:
-                    digest.update(_weights_identity(f).encode())
+                    # sha256 of the whole file, hashed once, then known by size and mtime
+                    digest.update(cache.known_sha256(f).encode())
         return digest.hexdigest()[:32]
 
-
-def _weights_identity(path: Path) -> str:
-    """sha256 of the whole weights file, hashed once and recorded by path, size and mtime in
-    the model cache (:func:`~index.encoder.cache.known_sha256`): later loads only stat it."""
-    return cache.known_sha256(path)

@@ -21,7 +21,7 @@ if (!window.__daleelCiteListener) {
 }
 watch("value", () => {
   // Bring the highlighted sentence into view inside the article box; then, if the page hides
-  // it (on a phone the panel sits below the chat, the feedback row and the examples), scroll
+  // it (on a phone the panel sits below the chat, the input and the examples), scroll
   // the page so that the whole sentence shows.
   const box = element.querySelector(".article-text");
   const mark = element.querySelector("mark.cited");

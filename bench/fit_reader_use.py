@@ -3,8 +3,9 @@ thresholds (on the written seed and seed-check sets). TyDi-ar is never read here
 
     .venv/bin/python bench/fit_reader_use.py [--data ../shared/data]
 
-1. Fusion: each XQuAD-ar question's top qa.rerank.DEPTH retrieved sentences are read once; the
-   weight of the retrieval score beside the reader logit is picked from a grid by sentence R@1.
+1. Fusion: each question of XQuAD-ar's "eval" half (the reader trains on the other half) has
+   its top qa.rerank.DEPTH retrieved sentences read once; the weight of the retrieval score
+   beside the reader logit is picked from a grid by sentence R@1.
 2. Thresholds: for every seed/seed-check question (answerable or not, Arabic or English), the
    best sentence's calibrated probability after fused reranking. ``min_probability`` is the
    grid value that maximizes the smaller of (share of unanswerable declined, share of
@@ -60,8 +61,8 @@ def fused_order(scored, readings, weight: float) -> list[int]:
     return sorted(range(len(fused)), key=lambda i: -fused[i])
 
 
-def fit_fusion(bot: Assistant, path: Path) -> dict:
-    _, questions = load_dataset(path)
+def fit_fusion(bot: Assistant, path: Path, part: str = "eval") -> dict:
+    _, questions = load_dataset(path, part)
     assign_gold(questions, bot.data)
     qs = [q for q in questions if q.gold]
     read = read_all(bot, qs)
@@ -72,7 +73,8 @@ def fit_fusion(bot: Assistant, path: Path) -> dict:
         table[w] = round(100 * sum(top) / len(questions), 2)
     baseline = sum(bool(s) and s[0].row in q.gold for q, (s, _) in zip(qs, read, strict=True))
     best = max(table, key=lambda w: (table[w], -w))
-    return {"dataset": path.name, "questions": len(questions), "r1_by_weight": table,
+    return {"dataset": f"{path.name} [{part} half]", "questions": len(questions),
+            "r1_by_weight": table,
             "retrieval_r1": round(100 * baseline / len(questions), 2), "weight": best}
 
 
@@ -118,9 +120,11 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "fit_reader_use.json")
+    ap.add_argument("--reader-weights", type=Path, default=None,
+                    help="reader weights folder (default: the committed reader)")
     args = ap.parse_args()
     encoder = Encoder(backend="openvino-int8")
-    reader = Reader.load(encoder.float32())
+    reader = Reader.load(encoder.float32(), args.reader_weights)
 
     xquad = args.data / "xquad.ar.json"
     articles, _ = load_dataset(xquad)
@@ -128,7 +132,7 @@ def main() -> int:
                                  articles, encoder, "title")
     fusion = fit_fusion(Assistant(index_dir, encoder.float32(), reader=reader, watch=False),
                         xquad)
-    print(f"fusion on XQuAD-ar: R@1 by weight {fusion['r1_by_weight']} "
+    print(f"fusion on XQuAD-ar's eval half: R@1 by weight {fusion['r1_by_weight']} "
           f"(retrieval alone {fusion['retrieval_r1']}); weight {fusion['weight']}")
 
     from index.corpus import read_corpus

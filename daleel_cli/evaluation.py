@@ -10,6 +10,7 @@ from typing import Any
 
 from index.chunk import CONTEXT_MODES, DEFAULT_CONTEXT
 from index.encoder import BACKENDS, OPENVINO_INT8, Encoder
+from qa.datasets import PARTS
 from qa.evaluate import DEFAULT_WORK_DIR, KS, MRR_K, PARAGRAPH_K, evaluate
 from qa.reader import Reader
 
@@ -62,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what is embedded with each sentence")
     parser.add_argument("--modes", choices=("both", "reader", "retrieval"), default="both",
                         help="answer with the reader, retrieval alone, or both side by side")
+    parser.add_argument("--reader-weights", type=Path, action="append", default=[],
+                        help="reader weights folder to evaluate (repeatable, side by side; "
+                        "default: the committed reader)")
+    parser.add_argument("--part", choices=PARTS, default="all",
+                        help="ask only the questions of this half of a SQuAD file's articles "
+                        "(the reader trains on XQuAD-ar's 'train' half); all are indexed")
 
 
 def run(args: argparse.Namespace, *, encoder: Encoder | None = None) -> int:
@@ -73,11 +80,13 @@ def run(args: argparse.Namespace, *, encoder: Encoder | None = None) -> int:
     if args.modes in ("both", "retrieval"):
         readers.append(("retrieval", None))
     if args.modes in ("both", "reader"):
-        readers.append(("reader", Reader.load(encoder.float32())))
+        for folder in args.reader_weights or [None]:
+            label = "reader" if folder is None else f"reader {folder.name}"
+            readers.append((label, Reader.load(encoder.float32(), folder)))
     results = evaluate(
         args.datasets, work_dir=args.work_dir, distractors=args.distractors,
         n_distractors=args.n_distractors, unanswerable=args.unanswerable, corpus=args.corpus,
-        encoder=encoder, context=args.context, limit=args.limit, readers=readers,
+        encoder=encoder, context=args.context, limit=args.limit, readers=readers, part=args.part,
     )
     out = args.out or Path(args.work_dir) / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -38,13 +38,31 @@ class Question:
     article_row: int | None = None
 
 
-def load_dataset(path: str | Path) -> tuple[list[Article], list[Question]]:
-    """Articles (one per distinct paragraph) and questions of a SQuAD JSON or JSONL file."""
+#: The halves of a SQuAD file's articles (its ``data`` entries, alternately): the reader trains
+#: on XQuAD-ar's "train" half (the 2nd, 4th, ... article); its "eval" half (1st, 3rd, ...) is
+#: what the fusion weight is tuned on and what is reported.
+PARTS = ("all", "train", "eval")
+
+
+def in_part(entry_index: int, part: str) -> bool:
+    """Whether the SQuAD file's ``entry_index``-th article belongs to ``part``."""
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, not {part!r}")
+    return part == "all" or (entry_index % 2 == 1) == (part == "train")
+
+
+def load_dataset(path: str | Path, part: str = "all") -> tuple[list[Article], list[Question]]:
+    """Articles (one per distinct paragraph) and questions of a SQuAD JSON or JSONL file.
+
+    ``part`` keeps the questions of that half of the articles (:data:`PARTS`); every paragraph
+    stays an article, so the index, and what competes with the gold sentence, is the same."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dataset not found: {path} (give a SQuAD-format .json file "
                                 "or a .jsonl file of questions)")
     if path.name.lower().endswith(".jsonl"):
+        if part != "all":
+            raise ValueError(f"{path}: a part ({part!r}) applies to SQuAD files only")
         return [], read_questions(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -55,13 +73,14 @@ def load_dataset(path: str | Path) -> tuple[list[Article], list[Question]]:
                          '{"data": [{"title": ..., "paragraphs": [...]}]}')
     articles: dict[str, Article] = {}
     questions: list[Question] = []
-    for entry in data["data"]:
+    for n, entry in enumerate(data["data"]):
+        keep = in_part(n, part)
         title = str(entry.get("title", "")).replace("_", " ").strip()  # Wikipedia_style titles
         for para in entry.get("paragraphs", []):
             text = para["context"]
             art_id = "para-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
             articles.setdefault(art_id, Article(id=art_id, title=title, text=text))
-            for qa in para.get("qas", []):
+            for qa in para.get("qas", []) if keep else ():
                 golds = [] if qa.get("is_impossible") else qa.get("answers", [])
                 starts = tuple(int(a["answer_start"]) for a in golds)
                 texts = tuple(str(a.get("text", "")) for a in golds)

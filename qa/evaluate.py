@@ -74,6 +74,7 @@ def evaluate(
     context: str = DEFAULT_CONTEXT,
     limit: int | None = None,
     readers: Sequence[tuple[str, Reader | None]] = (("retrieval", None),),
+    part: str = "all",
 ) -> dict[str, Any]:
     """Index each dataset (cached under ``work_dir``) and measure each mode on it.
 
@@ -81,7 +82,8 @@ def evaluate(
     ("reader", reader) reranks and judges with the reader; both run on the same index and
     questions, so a before/after comparison comes from one run. ``corpus`` adds articles to
     every index (needed by JSONL questions about them); ``limit`` keeps the first N questions
-    of each dataset (the whole corpus is still indexed).
+    of each dataset (the whole corpus is still indexed); ``part`` keeps the questions of one
+    half of a SQuAD file's articles (qa.datasets.PARTS), all its paragraphs still indexed.
     """
     encoder = encoder or Encoder()
     settings, policy = settings or Settings(), policy or Policy()
@@ -91,7 +93,7 @@ def evaluate(
     asker = encoder.float32()
     per_dataset = []
     for path in dataset_paths:
-        articles, questions = load_dataset(path)
+        articles, questions = load_dataset(path, part if path_is_squad(path) else "all")
         if not articles and not corpus and not distractors:
             raise ValueError(f"{path} holds questions only: give the articles they ask about "
                              "(--corpus PATH) or news articles (--distractors)")
@@ -107,7 +109,8 @@ def evaluate(
             bot = Assistant(index_dir, asker, settings=settings, policy=policy, reader=reader,
                             watch=False)
             result = _evaluate_one(bot, questions[:limit] if limit else questions, unans)
-            per_dataset.append({"dataset": Path(path).name, "mode": mode, "path": str(path),
+            label = Path(path).name + (f" [{part} half]" if part != "all" and articles else "")
+            per_dataset.append({"dataset": label, "mode": mode, "path": str(path),
                                 "index": index_info, "distractor_articles": len(news), **result})
     return {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -122,8 +125,13 @@ def evaluate(
         "unanswerable": str(unanswerable) if unanswerable else None,
         "corpus": [str(p) for p in corpus],
         "limit": limit,
+        "part": part,
         "datasets": per_dataset,
     }
+
+
+def path_is_squad(path: str | Path) -> bool:
+    return not str(path).lower().endswith(".jsonl")
 
 
 def _evaluate_one(bot: Assistant, questions: list[Question], unans: list[Question]) -> dict:

@@ -46,9 +46,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.lexical import analyze  # noqa: E402
+from index.lexical import LexicalIndex, analyze  # noqa: E402
 from index.segment import split_sentences  # noqa: E402
 from qa import reader as R  # noqa: E402
+from qa.datasets import in_part  # noqa: E402
 from qa.metrics import exact_match, roc_auc, token_f1  # noqa: E402
 
 log = logging.getLogger("train_reader")
@@ -56,33 +57,64 @@ NOISY_WEIGHT = 0.3
 
 
 # -- examples ----------------------------------------------------------------------------------
-def load_pairs(path: Path, seed: int, dev_share: float = 0.05):
-    """(train, dev) lists of pair dicts from a SQuAD-2.0 file, with the noise filters applied."""
+def read_paragraphs(path: Path, part: str = "all", first_id: int = 0):
+    """(article id, title, context, sentence spans, questions) of each paragraph of a SQuAD
+    file; an article's id is ``first_id`` + its place in the file."""
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    rng = random.Random(seed)
-    stats = {"questions": 0, "answerable": 0, "unanswerable": 0, "moved": 0, "dropped": 0,
-             "pinned": 0, "noisy": 0, "crossing_span": 0, "plausible": 0}
-    # Every sentence, for easy negatives from other articles.
-    pool: list[tuple[int, str, str]] = []
-    paragraphs = []
-    for a, entry in enumerate(data):
+    out = []
+    for n, entry in enumerate(data):
+        if not in_part(n, part):
+            continue
         title = str(entry.get("title", "")).replace("_", " ").strip()
         for para in entry["paragraphs"]:
             ctx = para["context"]
-            spans = split_sentences(ctx)
-            paragraphs.append((a, title, ctx, spans, para["qas"]))
-            pool.extend((a, title, ctx[s:e]) for s, e in spans)
+            out.append((first_id + n, title, ctx, split_sentences(ctx), para["qas"]))
+    return out
+
+
+def load_pairs(path: Path, seed: int, dev_share: float = 0.05, *, part: str = "all",
+               xquad: Path | None = None,
+               xquad_repeat: int = 1, retrieval_negatives: int = 0, join_share: float = 0.0):
+    """(train, dev, stats): pair dicts from AAQAD-train (SQuAD 2.0), noise filters applied.
+
+    With the defaults this is the first-stage recipe. The second stage adds, to the training
+    side only (the dev split stays as it was, so runs compare):
+
+    * ``xquad``: XQuAD-ar's "train" half (qa.datasets.PARTS), clean spans, ``xquad_repeat``
+      copies of each pair;
+    * ``retrieval_negatives``: per question, that many of the sentences BM25 ranks highest over
+      all training paragraphs, from other articles (what an index puts beside the answer);
+    * ``join_share``: that share of questions is also read joined after another question of its
+      paragraph, as the assistant reads a follow-up ("previous question" + question), with the
+      other question's answer sentence as a negative (the repeated-quote failure).
+    """
+    rng = random.Random(seed)
+    aug = random.Random(seed + 1)  # augmentation draws apart, so stage 1 stays reproducible
+    stats = {"questions": 0, "answerable": 0, "unanswerable": 0, "moved": 0, "dropped": 0,
+             "pinned": 0, "noisy": 0, "crossing_span": 0, "plausible": 0, "xquad_questions": 0,
+             "retrieval_negatives": 0, "joined": 0}
+    paragraphs = [("aaqad", *p) for p in read_paragraphs(path, part)]
+    # Every AAQAD sentence, for easy negatives from other articles.
+    pool = [(a, title, ctx[s:e]) for _, a, title, ctx, spans, _ in paragraphs for s, e in spans]
+    if xquad:
+        paragraphs += [("xquad", *p) for p in read_paragraphs(xquad, "train", first_id=10**6)]
+    lexical = _RetrievalNegatives(paragraphs, retrieval_negatives) if retrieval_negatives else None
     train, dev = [], []
-    for a, title, ctx, spans, qas in paragraphs:
-        is_dev = (zlib.crc32(f"{seed}:{title}".encode()) % 1000) < dev_share * 1000
+    for src, a, title, ctx, spans, qas in paragraphs:
+        is_dev = src == "aaqad" and (zlib.crc32(f"{seed}:{title}".encode()) % 1000) < (
+            dev_share * 1000)
         out = dev if is_dev else train
+        repeat = xquad_repeat if src == "xquad" else 1
         sents = [ctx[s:e] for s, e in spans]
         terms = [set(analyze(t)) for t in sents]
-        for qa in qas:
+        golds: dict[int, int] = {}  # question index -> its answer sentence, for joins
+        made = []
+        for k, qa in enumerate(qas):
             q = qa["question"].strip()
             if not q or not spans:
                 continue
             stats["questions"] += 1
+            stats["xquad_questions"] += src == "xquad"
             qterms = set(analyze(q))
             overlap = [len(qterms & t) for t in terms]
             by_overlap = sorted(range(len(sents)), key=lambda i: (-overlap[i], i))
@@ -94,15 +126,17 @@ def load_pairs(path: Path, seed: int, dev_share: float = 0.05):
                     stats["dropped"] += 1
                     continue
             base = {"question": q, "title": title, "article": a}
+            pairs = []
             if gold is not None:
                 stats["answerable"] += 1
                 i, (s, e) = gold
+                golds[k] = i
                 weight = 1.0
-                if overlap[i] == 0:
+                if overlap[i] == 0 and src == "aaqad":
                     weight = NOISY_WEIGHT
                     stats["noisy"] += 1
-                out.append({**base, "sentence": sents[i], "label": 1.0, "weight": weight,
-                            "span": (s, e)})
+                pairs.append({**base, "sentence": sents[i], "label": 1.0, "weight": weight,
+                              "span": (s, e)})
                 negs = [j for j in by_overlap if j != i][:3]
             else:
                 stats["unanswerable"] += 1
@@ -112,15 +146,60 @@ def load_pairs(path: Path, seed: int, dev_share: float = 0.05):
                     stats["plausible"] += 1
                     negs = [plausible] + [j for j in negs if j != plausible][:1]
             for j in negs:
-                out.append({**base, "sentence": sents[j], "label": 0.0, "weight": 1.0,
-                            "span": None})
-            for _ in range(5):  # one easy negative from another article
-                oa, ot, osent = pool[rng.randrange(len(pool))]
-                if oa != a:
-                    out.append({**base, "title": ot, "sentence": osent, "label": 0.0,
-                                "weight": 1.0, "span": None})
-                    break
+                pairs.append({**base, "sentence": sents[j], "label": 0.0, "weight": 1.0,
+                              "span": None})
+            if src == "aaqad":
+                for _ in range(5):  # one easy negative from another article
+                    oa, ot, osent = pool[rng.randrange(len(pool))]
+                    if oa != a:
+                        pairs.append({**base, "title": ot, "sentence": osent, "label": 0.0,
+                                      "weight": 1.0, "span": None})
+                        break
+            if lexical is not None and not is_dev:
+                for ot, osent in lexical.negatives(q, a):
+                    stats["retrieval_negatives"] += 1
+                    pairs.append({**base, "title": ot, "sentence": osent, "label": 0.0,
+                                  "weight": 1.0, "span": None})
+            made.append((k, q, gold, pairs))
+        for _k, _q, _gold, pairs in made:
+            out.extend(pairs * repeat)
+        if is_dev or not join_share:
+            continue
+        for k, q, gold, _pairs in made:
+            others = [(j, qas[j]["question"].strip()) for j in golds
+                      if j != k and golds[j] != (gold[0] if gold else None)]
+            if not others or aug.random() >= join_share:
+                continue
+            j, previous = others[aug.randrange(len(others))]
+            joined = {"question": f"{previous} {q}", "title": title, "article": a}
+            stats["joined"] += 1
+            new = [{**joined, "sentence": sents[golds[j]], "label": 0.0, "weight": 1.0,
+                    "span": None}]
+            if gold is not None:
+                new.append({**joined, "sentence": sents[gold[0]], "label": 1.0, "weight": 1.0,
+                            "span": gold[1]})
+            out.extend(new * repeat)
     return train, dev, stats
+
+
+class _RetrievalNegatives:
+    """The sentences BM25 ranks highest for a question over all training paragraphs, from
+    articles other than the question's own."""
+
+    def __init__(self, paragraphs, per_question: int) -> None:
+        self.rows = [(a, title, ctx[s:e]) for _, a, title, ctx, spans, _ in paragraphs
+                     for s, e in spans]
+        self.index = LexicalIndex.build([sent for _, _, sent in self.rows])
+        self.per_question = per_question
+
+    def negatives(self, question: str, article: int) -> list[tuple[str, str]]:
+        scores = self.index.scores(question)
+        k = min(len(scores), 10 * self.per_question + 10)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        out = [(self.rows[r][1], self.rows[r][2]) for r in top
+               if scores[r] > 0 and self.rows[r][0] != article]
+        return out[: self.per_question]
 
 
 def _locate_answer(ctx, spans, answer, overlap, stats):
@@ -353,6 +432,14 @@ def main(argv=None) -> int:
                     help="stop training (and export) after this much wall time in this run")
     ap.add_argument("--checkpoint-every", type=int, default=200)
     ap.add_argument("--limit", type=int, default=0, help="use only this many train pairs (smoke)")
+    stage = ap.add_argument_group("second stage (defaults: the first-stage recipe)")
+    stage.add_argument("--init", type=Path, default=None,
+                       help="start from the reader weights in this folder (e.g. qa/reader_weights)")
+    stage.add_argument("--xquad", type=Path, default=None,
+                       help="also train on this XQuAD-ar file's 'train' half of articles")
+    stage.add_argument("--xquad-repeat", type=int, default=1)
+    stage.add_argument("--retrieval-negatives", type=int, default=0)
+    stage.add_argument("--join-share", type=float, default=0.0)
     args = ap.parse_args(argv)
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -371,7 +458,20 @@ def main(argv=None) -> int:
     config = R.ReaderConfig(base_fingerprint=enc.fingerprint, top_layers=args.layers)
     del enc
 
-    train, dev, stats = load_pairs(args.data / "aaqad-train.ar.json", args.seed)
+    init_sha = None
+    if args.init:  # the second stage starts from the first stage's weights
+        from safetensors.torch import load_file
+
+        init_cfg = R.load_config(args.init)
+        if init_cfg.top_layers != args.layers:
+            raise SystemExit(f"--init weights have {init_cfg.top_layers} layers, not {args.layers}")
+        load_trainable(net, load_file(str(args.init / R.WEIGHTS_FILE)))
+        init_sha = init_cfg.sha256
+        log.info("initialized from %s (sha256 %s)", args.init, init_sha)
+    train, dev, stats = load_pairs(
+        args.data / "aaqad-train.ar.json", args.seed, xquad=args.xquad,
+        xquad_repeat=args.xquad_repeat, retrieval_negatives=args.retrieval_negatives,
+        join_share=args.join_share)
     log.info("pairs: train %d, dev %d; filters %s", len(train), len(dev), stats)
     if args.limit:
         train = train[:args.limit]
@@ -437,11 +537,16 @@ def main(argv=None) -> int:
     metrics.update(step=step, total_steps=total, finished=step >= total,
                    train_pairs=len(train), filters=stats, scale=scale, bias=bias,
                    minutes=(time.monotonic() - t0) / 60, layers=args.layers, lr=args.lr,
-                   batch=args.batch, seed=args.seed)
+                   batch=args.batch, seed=args.seed, init_sha256=init_sha,
+                   xquad_repeat=args.xquad_repeat if args.xquad else 0,
+                   retrieval_negatives=args.retrieval_negatives, join_share=args.join_share)
+    if args.xquad:  # the half never trained on (the fusion weight is tuned on it)
+        held, _, _ = load_pairs(args.xquad, args.seed, dev_share=0.0, part="eval")
+        metrics["xquad_eval_half"], _, _ = evaluate(net, tokenizer, held, config)
     log.info("dev: %s", json.dumps(metrics, ensure_ascii=False))
     save(net, config, args.out, scale=scale, bias=bias,
            trained={k: metrics[k] for k in ("step", "total_steps", "auc", "top1", "span_f1",
-                                            "span_em", "seed", "layers")})
+                                            "span_em", "seed", "layers", "init_sha256")})
     (args.results / "reader_train.json").write_text(
         json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -48,3 +48,22 @@ def test_bad_inputs_say_what_to_do(tmp_path):
     (tmp_path / "q.jsonl").write_text('{"question": "متى؟"}\nnot json\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"q.jsonl:2: invalid JSON"):
         ds.load_dataset(tmp_path / "q.jsonl")
+
+
+def test_parts_split_the_articles_alternately_and_keep_every_paragraph(tmp_path):
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(squad(), ensure_ascii=False), encoding="utf-8")
+    articles, every = ds.load_dataset(path)
+    halves = {part: ds.load_dataset(path, part) for part in ("train", "eval")}
+    by_title = {a.id: a.title for a in articles}
+    # the first article (النيل) is the eval half, the second (القهوة) the train half
+    assert {by_title[q.article_id] for q in halves["eval"][1]} == {"نهر النيل"}
+    assert {by_title[q.article_id] for q in halves["train"][1]} == {"القهوة"}
+    assert len(halves["eval"][1]) + len(halves["train"][1]) == len(every)
+    assert all(arts == articles for arts, _ in halves.values())  # the same index either way
+    assert [ds.in_part(n, "train") for n in range(4)] == [False, True, False, True]
+    with pytest.raises(ValueError, match="part must be one of"):
+        ds.load_dataset(path, "test")
+    (tmp_path / "q.jsonl").write_text('{"question": "متى؟"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="SQuAD files only"):
+        ds.load_dataset(tmp_path / "q.jsonl", "eval")

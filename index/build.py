@@ -52,6 +52,7 @@ class BuildReport:
     seconds: float
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    formats: dict[str, int] = field(default_factory=dict)  # articles read per format
 
 
 def build_index(
@@ -172,6 +173,7 @@ def _build(
         seconds=time.perf_counter() - started,
         skipped=corpus.skipped,
         warnings=corpus.warnings,
+        formats=corpus.formats,
     )
 
 

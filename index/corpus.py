@@ -1,7 +1,9 @@
-"""Read a corpus of Arabic news articles from .txt/.md/.json/.jsonl(.gz) files and folders.
+"""Read a corpus of Arabic news articles from files and folders: .txt/.md/.json/.jsonl(.gz)
+here, and saved web pages, WARC archives, RSS/Atom feeds and CSV/TSV tables (index/formats.py).
 
 Every input gets a defined outcome: an Article, a Skipped entry that says what to do, or a
 warning. Article.text is exactly the decoded content (never cleaned), so citation offsets slice it.
+Dates of every format are made ISO 8601 here, in one place (index/dates.py).
 """
 
 from __future__ import annotations
@@ -18,15 +20,27 @@ import re
 import stat
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from index.dates import normalize_date
 
 log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = (".txt", ".md")
 LINES_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz")
-SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".json", *LINES_SUFFIXES)
+HTML_SUFFIXES = (".html", ".htm")
+WARC_SUFFIXES = (".warc", ".warc.gz")  # matched longest first, so never taken for a .gz
+FEED_SUFFIXES = (".rss", ".atom", ".xml")  # .xml only when its root is <rss>, <feed> or <RDF>
+TABLE_SUFFIXES = (".csv", ".tsv")
+SUPPORTED_SUFFIXES = (*TEXT_SUFFIXES, ".json", *LINES_SUFFIXES, *HTML_SUFFIXES, *WARC_SUFFIXES,
+                      *FEED_SUFFIXES, *TABLE_SUFFIXES)
+#: The format each suffix's articles are counted under in Corpus.formats.
+FORMAT_OF = {".txt": "txt", ".md": "md", ".json": "json", ".jsonl": "jsonl", ".jsonl.gz": "jsonl",
+             ".json.gz": "jsonl", ".html": "html", ".htm": "html", ".warc": "warc",
+             ".warc.gz": "warc", ".rss": "feed", ".atom": "feed", ".xml": "feed", ".csv": "csv",
+             ".tsv": "tsv"}
 MB = 1024 * 1024
 MAX_TEXT_BYTES = 50 * MB  # one .txt/.md article; larger files are almost surely not one article
 MAX_JSON_BYTES = 500 * MB  # a .json file is parsed whole; beyond this, JSON lines stream instead
@@ -91,11 +105,13 @@ class Skipped:
 
 @dataclass
 class Corpus:
-    """Everything read from the given paths: articles plus what was skipped or worth a warning."""
+    """Everything read from the given paths: articles plus what was skipped or worth a warning,
+    and how many articles each format gave (``{"html": 2, "warc": 3, "jsonl": 31000}``)."""
 
     articles: list[Article]
     skipped: list[Skipped]
     warnings: list[str]
+    formats: dict[str, int] = field(default_factory=dict)
 
 
 class _Skip(Exception):
@@ -106,15 +122,18 @@ def read_corpus(paths: Iterable[str | Path] | str | Path) -> Corpus:
     """Read every article under `paths` (files or folders) into memory."""
     skipped: list[Skipped] = []
     warnings: list[str] = []
-    articles = list(iter_articles(paths, skipped, warnings))
+    formats: dict[str, int] = {}
+    articles = list(iter_articles(paths, skipped, warnings, formats))
     log.debug("read %d articles, skipped %d", len(articles), len(skipped))
-    return Corpus(articles, skipped, warnings)
+    return Corpus(articles, skipped, warnings, formats)
 
 
 def iter_articles(
-    paths: Iterable[str | Path] | str | Path, skipped: list[Skipped], warnings: list[str]
+    paths: Iterable[str | Path] | str | Path, skipped: list[Skipped], warnings: list[str],
+    formats: dict[str, int] | None = None,
 ) -> Iterator[Article]:
-    """Stream articles with unique ids, appending to `skipped` and `warnings` as it goes.
+    """Stream articles with unique ids and ISO 8601 dates, appending to `skipped` and
+    `warnings` as it goes, and counting articles per format in `formats` (see FORMAT_OF).
 
     Raises FileNotFoundError at once (before anything is read) if a path does not exist.
     """
@@ -125,11 +144,12 @@ def iter_articles(
                 f"corpus path not found: {root} (give files or folders holding "
                 f"{', '.join(SUPPORTED_SUFFIXES)} articles)"
             )
-    return _iter(roots, skipped, warnings)
+    return _iter(roots, skipped, warnings, {} if formats is None else formats)
 
 
-def _iter(roots: list[Path], skipped: list[Skipped], warnings: list[str]) -> Iterator[Article]:
-    """Generator behind iter_articles: walk, read, and rename duplicate ids."""
+def _iter(roots: list[Path], skipped: list[Skipped], warnings: list[str],
+          formats: dict[str, int]) -> Iterator[Article]:
+    """Generator behind iter_articles: walk, read, normalize dates, rename duplicate ids."""
     seen_ids: set[str] = set()
     next_n: dict[str, int] = {}
     seen_files: set[Path] = set()
@@ -139,11 +159,19 @@ def _iter(roots: list[Path], skipped: list[Skipped], warnings: list[str]) -> Ite
             warnings.append(f"{path} was given more than once; read it once")
             continue
         seen_files.add(real)
+        kind, odd_dates, first_odd = FORMAT_OF[suffix], 0, ""
         try:
             for item in _read_file(path, file_id, suffix, warnings):
                 if isinstance(item, Skipped):
                     skipped.append(item)
                     continue
+                if item.date:
+                    date, understood = normalize_date(item.date)
+                    if not understood:
+                        odd_dates += 1
+                        first_odd = first_odd or f"{item.date!r} at {item.path}"
+                    elif date != item.date:
+                        item = dataclasses.replace(item, date=date)
                 if item.id in seen_ids:
                     n = next_n.get(item.id, 2)
                     while f"{item.id}#{n}" in seen_ids:
@@ -156,12 +184,17 @@ def _iter(roots: list[Path], skipped: list[Skipped], warnings: list[str]) -> Ite
                     )
                     item = dataclasses.replace(item, id=new_id)
                 seen_ids.add(item.id)
+                formats[kind] = formats.get(kind, 0) + 1
                 yield item
         except Exception as exc:  # one odd file must not stop a 30,000-article import
             log.exception("unexpected error reading %s", path)
             skipped.append(
                 Skipped(str(path), f"unexpected error ({exc!r}); please report it with this file")
             )
+        if odd_dates:
+            warnings.append(f"{path}: {odd_dates} date(s) not understood, kept as written "
+                            f"(first: {first_odd}); write dates as ISO 8601 (2019-07-26) or "
+                            "as 'Fri, 06 Apr 2018 16:20:45 +0400'")
 
 
 def _suffix(name: str) -> str | None:
@@ -221,7 +254,7 @@ def _not_regular(path: Path) -> str | None:
     kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
             or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a folder"
             if stat.S_ISDIR(mode) else "not a regular file")
-    return f"not a regular file ({kind}); give text or JSON files"
+    return f"not a regular file ({kind}); give article files ({', '.join(SUPPORTED_SUFFIXES)})"
 
 
 def _read_file(
@@ -231,6 +264,9 @@ def _read_file(
     where = str(path)
     if suffix in LINES_SUFFIXES:
         yield from _read_lines(path, file_id, warnings)
+        return
+    if FORMAT_OF[suffix] in ("html", "warc", "feed", "csv", "tsv"):
+        yield from _read_format(path, file_id, suffix, warnings)
         return
     try:
         size = path.stat().st_size
@@ -273,6 +309,39 @@ def _read_file(
             yield _record(obj, f"{file_id}:{i}", f"{where}[{i}]")
     else:
         yield _record(data, file_id, where)
+
+
+def _read_format(
+    path: Path, file_id: str, suffix: str, warnings: list[str]
+) -> Iterator[Article | Skipped]:
+    """A page, archive, feed or table, by its reader in index/formats.py, imported only now:
+    trafilatura, warcio and feedparser cost a JSON-only build nothing."""
+    from index import formats
+
+    kind, where = FORMAT_OF[suffix], str(path)
+    limit = {"html": formats.MAX_HTML_BYTES, "feed": formats.MAX_FEED_BYTES}.get(kind)
+    try:
+        if limit is not None and (size := path.stat().st_size) > limit:
+            hint = "save the article page alone" if kind == "html" else "split it"
+            yield Skipped(where, f"too large ({size:,} bytes; the limit is {limit // MB} MB); "
+                                 f"{hint}")
+            return
+        if kind == "html":
+            yield from formats.read_html(path, file_id, warnings)
+        elif kind == "warc":
+            yield from formats.read_warc(path, file_id, warnings)
+        elif suffix == ".xml":
+            yield from formats.read_xml(path, file_id, warnings)
+        elif kind == "feed":
+            yield from formats.read_feed(path, file_id, warnings)
+        else:
+            yield from formats.read_table(path, file_id, warnings,
+                                          delimiter="\t" if kind == "tsv" else ",")
+    except formats.MissingLibrary as exc:
+        yield Skipped(where, str(exc))
+    except OSError as exc:
+        yield Skipped(where, f"cannot read file ({exc.strerror or exc}); check it exists and "
+                             "is readable")
 
 
 def _read_lines(path: Path, file_id: str, warnings: list[str]) -> Iterator[Article | Skipped]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from index.corpus import Article, Corpus, iter_articles, read_corpus
+from index.dates import normalize_date
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
@@ -114,7 +115,7 @@ def test_jsonl_shared_corpus_schema(tmp_path: Path) -> None:
     path = write(tmp_path / "news.jsonl", jsonl([rec]))
     art = only(read_corpus([path]))
     assert art == Article("AL-1", TITLE, BODY, "http://alarabiya.net/1",
-                          "Sun, 18 Feb 2018 21:35:43 +0400", "alarabia", f"{path}:1")
+                          "2018-02-18T21:35:43+04:00", "alarabia", f"{path}:1")  # ISO 8601
 
 
 def test_alternative_field_names_and_non_strings(tmp_path: Path) -> None:
@@ -158,7 +159,7 @@ def test_recursive_walk_sorted_hidden_and_unsupported_ignored(tmp_path: Path) ->
     write(tmp_path / "a.txt", ARTICLE)
     write(tmp_path / ".hidden.txt", ARTICLE)
     write(tmp_path / ".git" / "x.txt", ARTICLE)
-    write(tmp_path / "notes.csv", "a,b")
+    write(tmp_path / "notes.odt", "a,b")
     write(tmp_path / "img.png", b"\x89PNG\x00")
     corpus = read_corpus([tmp_path])
     ids = [a.id for a in corpus.articles]
@@ -168,8 +169,8 @@ def test_recursive_walk_sorted_hidden_and_unsupported_ignored(tmp_path: Path) ->
 
 
 def test_explicit_unsupported_file_skipped(tmp_path: Path) -> None:
-    reason = skipped_reason(read_corpus([write(tmp_path / "notes.csv", "a,b")]))
-    assert ".txt" in reason and ".jsonl.gz" in reason
+    reason = skipped_reason(read_corpus([write(tmp_path / "notes.odt", "a,b")]))
+    assert ".txt" in reason and ".jsonl.gz" in reason and ".warc.gz" in reason
 
 
 def test_duplicate_ids_renamed(tmp_path: Path) -> None:
@@ -373,7 +374,9 @@ def test_shared_corpus_first_lines() -> None:
         raw = [json.loads(line) for line in itertools.islice(f, 50)]
     for art, rec in zip(arts, raw, strict=True):
         assert (art.id, art.title, art.text) == (rec["docno"], rec["title"].strip(), rec["text"])
-        assert (art.url, art.date, art.source) == (rec["url"], rec["time"], rec["src"])
+        assert (art.url, art.date, art.source) == (rec["url"], normalize_date(rec["time"])[0],
+                                                   rec["src"])
+        assert normalize_date(rec["time"])[1] and art.date[:4].isdigit()
     assert all(a.title and a.source for a in arts)
 
 

@@ -27,6 +27,7 @@ from qa.answer import (
     previous_turn,
     retrieval_query,
 )
+from qa.filters import Day, Facets, Filter
 from qa.reader import Reader
 from qa.records import Answer, Hit
 from qa.rerank import DEPTH, Candidate, judge
@@ -92,23 +93,35 @@ class Assistant:
         return None if row is None else data.articles[row]
 
     # -- the API -------------------------------------------------------------------------
-    def search(self, question: str, k: int = 5) -> list[Hit]:
-        """The ``k`` sentences most likely to answer ``question``, best first."""
-        return self.search_batch([question], k)[0]
+    def search(self, question: str, k: int = 5, *, sources: Sequence[str] | None = None,
+               since: Day = None, until: Day = None) -> list[Hit]:
+        """The ``k`` sentences most likely to answer ``question``, best first; only from the
+        outlets in ``sources`` and dated ``since``..``until`` (inclusive) when given."""
+        return self.search_batch([question], k, sources=sources, since=since, until=until)[0]
 
-    def search_batch(self, questions: Sequence[str], k: int = 5) -> list[list[Hit]]:
+    def search_batch(self, questions: Sequence[str], k: int = 5, *,
+                     sources: Sequence[str] | None = None, since: Day = None,
+                     until: Day = None) -> list[list[Hit]]:
         k = _check_k(k)
+        flt = Filter.make(sources, since, until)
         queries = [normalize_question(check_question(q)) for q in questions]
-        return [[c.hit for c in cands[:k]] for cands in self._candidates(queries, k)]
+        retriever = self._current()
+        allowed = retriever.allowed_rows(flt)
+        return [[c.hit for c in cands[:k]]
+                for cands in self._candidates(queries, k, retriever, allowed=allowed)]
 
-    def ask(self, question: str, history: Sequence[Any] | None = None) -> Answer:
+    def ask(self, question: str, history: Sequence[Any] | None = None, *,
+            sources: Sequence[str] | None = None, since: Day = None,
+            until: Day = None) -> Answer:
         """Answer by quoting the sentence(s) that hold the answer, or decline.
 
         ``history`` is the conversation so far (earlier Answers, (question, answer) pairs or
         chat messages); a short follow-up question is retrieved together with the last one.
         When declining, ``Answer.related`` lists the closest sentences, unverified.
+        ``sources``/``since``/``until`` limit the answer to those outlets and that period.
         """
         question = check_question(question)
+        flt = Filter.make(sources, since, until)
         plain = normalize_question(question)
         query = normalize_question(retrieval_query(question, history))
         retriever = self._current()
@@ -119,18 +132,24 @@ class Assistant:
             # their mean verdict ranks and quotes best (bench/followups.py).
             context = retriever.article_rows(previous_turn(history)[1])
             read_as = (query, plain)
-        candidates = self._candidates([query], 5, retriever, [context], [read_as])[0]
+        candidates = self._candidates([query], 5, retriever, [context], [read_as],
+                                      retriever.allowed_rows(flt))[0]
         return compose(question, query, candidates, self.policy)
+
+    def facets(self) -> Facets:
+        """What the index can be filtered by: its outlets (with article counts) and dates."""
+        retriever = self._current()
+        return Facets.of(retriever.sources, retriever.days, len(retriever.data.sentences))
 
     def _candidates(self, queries: list[str], k: int, retriever: Retriever | None = None,
                     context: Sequence[np.ndarray | None] | None = None,
-                    read_as: Sequence[str | tuple[str, ...]] | None = None
-                    ) -> list[list[Candidate]]:
-        """Judged candidates per query; ``context`` rows are favoured (follow-ups), and the
-        reader reads ``read_as`` (default: the queries)."""
+                    read_as: Sequence[str | tuple[str, ...]] | None = None,
+                    allowed: np.ndarray | None = None) -> list[list[Candidate]]:
+        """Judged candidates per query; ``context`` rows are favoured (follow-ups), the reader
+        reads ``read_as`` (default: the queries), and only ``allowed`` rows compete."""
         retriever = retriever or self._current()
         depth = max(k, DEPTH) if self.reader is not None else k
-        ranked = retriever.score_batch(queries, depth, context)
+        ranked = retriever.score_batch(queries, depth, context, allowed)
         return [judge(q, r, retriever.to_hit, self.reader)
                 for q, r in zip(read_as or queries, ranked, strict=True)]
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from index import dense as dense_index
 from index.encoder import Encoder
 from index.store import IndexData
 from qa import rank
+from qa.filters import Filter, article_days
 from qa.records import Hit
 
 
@@ -49,39 +52,48 @@ class Retriever:
         _ = data.article_vectors, data.article_body_row
 
     def score_batch(self, queries: Sequence[str], k: int,
-                    context: Sequence[np.ndarray | None] | None = None) -> list[list[Scored]]:
+                    context: Sequence[np.ndarray | None] | None = None,
+                    allowed: np.ndarray | None = None) -> list[list[Scored]]:
         """Top ``k`` candidate rows for each query, best first. ``context`` (per query, or None)
-        rows are candidates too, favoured by ``Settings.context_bonus``."""
+        rows are candidates too, favoured by ``Settings.context_bonus``; ``allowed`` (a mask
+        over rows, see :meth:`allowed_rows`) limits every candidate to those rows."""
         context = list(context) if context is not None else [None] * len(queries)
-        candidates = self.candidates_batch(queries, k, context)
+        if allowed is not None:
+            context = [c if c is None else c[allowed[c]] for c in context]
+        candidates = self.candidates_batch(queries, k, context, allowed)
         return [self.rank(q, c, k, favoured=f)
                 for q, c, f in zip(queries, candidates, context, strict=True)]
 
     def candidates_batch(self, queries: Sequence[str], k: int = 0,
-                         context: Sequence[np.ndarray | None] | None = None
-                         ) -> list[rank.Candidates]:
+                         context: Sequence[np.ndarray | None] | None = None,
+                         allowed: np.ndarray | None = None) -> list[rank.Candidates]:
         """Union of the dense and the BM25 top candidates of each query (and its ``context``
-        rows), with both scores."""
+        rows), with both scores; only ``allowed`` rows when a mask is given."""
         n = len(self.data.sentences)
-        if n == 0 or not queries:
+        if n == 0 or not queries or (allowed is not None and not allowed.any()):
             return [rank.Candidates(*_EMPTY) for _ in queries]
         qvecs = self.encoder.encode_queries(list(queries))
         depth = min(n, max(self.settings.candidates, k))
-        dense_scores, dense_rows = self.data.dense.search(qvecs, depth)
+        if allowed is None:
+            dense_scores, dense_rows = self.data.dense.search(qvecs, depth)
+        else:
+            dense_scores, dense_rows = dense_index.search_within(
+                self.data.dense, self.data.vectors, qvecs, depth, allowed)
         return [
             self._candidates(q, qvecs[i], dense_rows[i], dense_scores[i],
-                             context[i] if context is not None else None)
+                             context[i] if context is not None else None, allowed)
             for i, q in enumerate(queries)
         ]
 
     def _candidates(
         self, query: str, qvec: np.ndarray, rows: np.ndarray, dense: np.ndarray,
-        context: np.ndarray | None = None,
+        context: np.ndarray | None = None, allowed: np.ndarray | None = None,
     ) -> rank.Candidates:
         keep = rows >= 0  # FAISS pads with -1 when it finds fewer than asked
         rows, dense = rows[keep], dense[keep]
         all_lexical = self.data.lexical.scores(query)
-        extra = _top_rows(all_lexical, self.settings.candidates)
+        pool = all_lexical if allowed is None else np.where(allowed, all_lexical, 0)
+        extra = _top_rows(pool, self.settings.candidates)
         if context is not None:
             extra = np.union1d(extra, context)
         extra = np.setdiff1d(extra, rows)
@@ -102,6 +114,23 @@ class Retriever:
                    float(cands.lexical[i]))
             for i in order
         ]
+
+    def allowed_rows(self, flt: Filter | None) -> np.ndarray | None:
+        """Mask over sentence rows of the articles ``flt`` lets through (None: no filter)."""
+        if flt is None:
+            return None
+        keep = flt.article_mask(self.sources, self.days)
+        return keep[self.data.sentences.article]
+
+    @cached_property
+    def sources(self) -> list[str]:
+        """Each article's outlet (``Article.source``)."""
+        return [a.source for a in self.data.articles]
+
+    @cached_property
+    def days(self) -> np.ndarray:
+        """Each article's day number (qa.filters.NO_DAY where its date is unreadable)."""
+        return article_days(self.data.articles)
 
     def article_rows(self, article_ids: Sequence[str]) -> np.ndarray:
         """The sentence rows of the given articles (ids no longer indexed are left out)."""
@@ -130,7 +159,7 @@ class Retriever:
         )
 
 
-_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0))
+_EMPTY = (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0), np.zeros(0, np.float32))
 
 
 def _top_rows(scores: np.ndarray, n: int) -> np.ndarray:

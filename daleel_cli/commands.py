@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -28,6 +29,9 @@ def build(args: argparse.Namespace) -> int:
           f"distinct texts {report.distinct_texts:,}")
     print(f"  embedded {report.embedded:,} new, reused {report.reused:,}   "
           f"in {report.seconds:.1f} s")
+    if report.formats:
+        print("  read: " + ", ".join(f"{kind} {n:,}" for kind, n in
+                                     sorted(report.formats.items())))
     for warning in report.warnings:
         print(f"  warning: {warning}")
     if report.skipped:
@@ -55,14 +59,28 @@ def verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def ask(args: argparse.Namespace) -> int:
+def _filters(args: argparse.Namespace) -> dict:
+    """The filter options as keyword arguments, checked before any model loads."""
+    from qa.filters import Filter
+
+    Filter.make(args.source, args.since, args.until)  # raises FilterError (a ValueError)
+    return {"sources": args.source, "since": args.since, "until": args.until}
+
+
+def _assistant(args: argparse.Namespace, **kwargs):
     from qa import Assistant
+
+    return Assistant.load(args.index or default_index_dir(), watch=False, **kwargs)
+
+
+def ask(args: argparse.Namespace) -> int:
     from qa.answer import check_question
 
     check_question(args.question)  # a bad question fails before the model loads
-    bot = Assistant.load(args.index or default_index_dir(), watch=False)
-    answer = bot.ask(args.question)
-    hits = bot.search(args.question, args.k) if args.k else []
+    filters = _filters(args)
+    bot = _assistant(args)
+    answer = bot.ask(args.question, **filters)
+    hits = bot.search(args.question, args.k, **filters) if args.k else []
     if args.json:
         out = answer.to_dict()
         if hits:
@@ -83,13 +101,73 @@ def ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def search(args: argparse.Namespace) -> int:
+    from qa.answer import check_question
+
+    check_question(args.question)
+    filters = _filters(args)
+    hits = _assistant(args).search(args.question, args.k, **filters)
+    for i, h in enumerate(hits, start=1):
+        if args.json:
+            print(json.dumps(h.to_dict(), ensure_ascii=False))
+        else:
+            where = " ".join(x for x in (h.source, h.date) if x)
+            print(f"{i:>2}. {h.score:.3f} {h.article_id} [{h.start}:{h.end}] "
+                  f"{f'({where}) ' if where else ''}{h.sentence}")
+    if not hits:
+        print("No sentence matches" + (" these filters." if any(filters.values()) else "."),
+              file=sys.stderr)
+    return 0
+
+
+def info(args: argparse.Namespace) -> int:
+    facets = _assistant(args, reader=False).facets()
+    if args.json:
+        print(json.dumps({**dataclasses.asdict(facets), "first_day": _iso(facets.first_day),
+                          "last_day": _iso(facets.last_day)}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"Index: {args.index or default_index_dir()}")
+    print(f"  articles {facets.articles:,}   sentences {facets.sentences:,}")
+    period = (f"{facets.first_day} to {facets.last_day}" if facets.first_day else "no dates")
+    print(f"  period {period}" + (f" ({facets.undated:,} articles undated)"
+                                  if facets.undated else ""))
+    print("  outlets (--source):")
+    for name, count in facets.sources.items():
+        print(f"    {name or '(none)'}: {count:,} articles")
+    return 0
+
+
+def _iso(day) -> str | None:
+    return day.isoformat() if day else None
+
+
 def serve(args: argparse.Namespace) -> int:
     # Read by gradio when it is imported and when it launches: set first, so nothing phones home.
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    from ui.app import serve as serve_chat
+    from ui.server import serve as serve_chat
 
     serve_chat(args.index or default_index_dir(), host=args.host, port=args.port,
-          feedback_path=args.feedback)
+               feedback_path=args.feedback, auth_file=args.auth_file, no_auth=args.no_auth)
+    return 0
+
+
+def user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from ui.auth import add_user, default_auth_path
+
+    path = args.auth_file or default_auth_path()
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Again: ") != password:
+            print("daleel: error: the two passwords differ; nothing was changed",
+                  file=sys.stderr)
+            return 2
+    new = add_user(path, args.name, password)
+    print(f"{'Added' if new else 'Changed the password of'} {args.name} in {path}; "
+          f"serve with: daleel serve --auth-file {path}")
     return 0
 
 

@@ -58,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         FileNotFoundError,
         ImportError,
         ValueError,
+        PermissionError,
     ) as exc:
         print(f"daleel: error: {exc}", file=sys.stderr)
         return 2
@@ -120,6 +121,18 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _index_option(p)
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("-k", type=int, default=0, help="also list the top K retrieved sentences")
+    _filter_options(p)
+
+    p = add("search", "list the sentences most likely to answer a question, best first")
+    p.add_argument("question")
+    _index_option(p)
+    p.add_argument("-k", type=int, default=5, help="how many sentences (default: 5)")
+    p.add_argument("--json", action="store_true", help="one JSON object a line")
+    _filter_options(p)
+
+    p = add("info", "show what an index holds: counts, outlets and the period it covers")
+    _index_option(p)
+    p.add_argument("--json", action="store_true", help="print it as JSON")
 
     p = add("serve", "run the web chat")
     _index_option(p)
@@ -127,6 +140,18 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--feedback", type=Path, default=None,
                    help="feedback log (default: ~/.local/share/daleel/feedback.jsonl)")
+    p.add_argument("--auth-file", type=Path, default=None,
+                   help="require a login: users and password hashes made by `daleel user add`")
+    p.add_argument("--no-auth", action="store_true",
+                   help="allow serving on a non-loopback --host without a login")
+
+    p = add("user", "manage the chat's logins (for daleel serve --auth-file)")
+    p.add_argument("action", choices=["add"], help="add a user, or set a user's new password")
+    p.add_argument("name")
+    p.add_argument("--auth-file", type=Path, default=None,
+                   help="login file (default: ~/.local/share/daleel/users)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from standard input instead of prompting")
 
     p = add("model", "prepare the bundled embedding model and print its folder")
     p.add_argument("--cache-dir", default=None, help="where to put it (or DALEEL_MODEL_CACHE)")
@@ -147,6 +172,15 @@ EVAL_HELP = ("measure retrieval and the reader (side by side) on SQuAD-format or
 def _command(argv: Sequence[str]) -> str | None:
     """The subcommand named in ``argv`` (the global options take no value)."""
     return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _filter_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", action="append", default=[], metavar="OUTLET",
+                   help="only articles of this outlet (repeatable; see daleel info)")
+    p.add_argument("--since", default=None, metavar="YYYY-MM-DD",
+                   help="only articles dated on or after this day")
+    p.add_argument("--until", default=None, metavar="YYYY-MM-DD",
+                   help="only articles dated on or before this day")
 
 
 def _index_option(p: argparse.ArgumentParser) -> None:

@@ -20,7 +20,8 @@ import gradio as gr
 
 from qa import Assistant, QuestionError
 from qa.answer import MAX_QUESTION_CHARS, mostly_latin
-from ui import render
+from qa.filters import FilterError
+from ui import api, render
 from ui.feedback import FeedbackLog, Verdict, default_feedback_path
 from ui.render import Turn, chat_messages
 
@@ -114,14 +115,17 @@ def build_app(
         return (chat_messages(turns, pending=question), gr.update(value="", interactive=False),
                 busy, question)
 
-    def ask(question: str, turns: list[Turn]):
+    def respond(question: str, turns: list[Turn], sources: list[str] | None, since: str | None,
+            until: str | None):
         if not question:
             return (gr.skip(),) * 5
         history = [t.answer for t in turns if t.answer is not None]
         keep = ""  # a rejected question goes back into the box, to be fixed
         try:
-            turn = Turn(question, answer=assistant.ask(question, history=history))
-        except QuestionError as exc:
+            answer = assistant.ask(question, history=history, sources=sources or None,
+                                   since=_day(since), until=_day(until))
+            turn = Turn(question, answer=answer)
+        except (QuestionError, FilterError) as exc:
             turn = Turn(question, error=exc.english if mostly_latin(question) else exc.arabic)
             keep = question
         except Exception:
@@ -157,15 +161,16 @@ def build_app(
         body = render.article_html(cited, assistant.article(cited.article_id))
         return render.panel_html(index, citations, active=number, article=body)
 
-    def rate(turns: list[Turn], liked: gr.LikeData) -> str:
-        """The thumbs under an answer rate that answer (each message has its own)."""
+    def rate(turns: list[Turn], liked: gr.LikeData, request: gr.Request) -> str:
+        """The thumbs under an answer rate that answer (each message has its own); the
+        record names the user when the chat has logins."""
         index = liked.index[0] if isinstance(liked.index, tuple | list) else liked.index
         turn = turns[index // 2] if 0 <= index // 2 < len(turns) else None  # 2 messages a turn
         verdict: Verdict | None = {True: "useful", False: "not_useful"}.get(liked.liked)
         if turn is None or turn.answer is None or verdict is None:
             return gr.skip()  # an error message, or a rating taken back
         try:
-            feedback.record(turn.answer, verdict)
+            feedback.record(turn.answer, verdict, user=getattr(request, "username", None))
             note = THANKS.format(question=turn.question)
         except OSError:
             logger.exception("Could not write feedback to %s", feedback.path)
@@ -211,6 +216,16 @@ def build_app(
                     send = gr.Button(
                         "اسأل", variant="primary", scale=1, min_width=90, elem_id="daleel-send"
                     )
+                with gr.Accordion("تصفية حسب المصدر والتاريخ", open=False,
+                                  elem_id="daleel-filters"), gr.Row(equal_height=True):
+                    outlets = gr.Dropdown(
+                        choices=outlet_choices(assistant), value=[], multiselect=True,
+                        label="المصادر (الكل إن تُركت فارغة)", elem_id="daleel-sources",
+                        scale=2, min_width=200)
+                    since = gr.DateTime(include_time=False, type="string", label="من تاريخ",
+                                        elem_id="daleel-since", min_width=150)
+                    until = gr.DateTime(include_time=False, type="string", label="إلى تاريخ",
+                                        elem_id="daleel-until", min_width=150)
                 status = gr.HTML("", elem_id="daleel-feedback-status")
                 new = gr.Button("محادثة جديدة", variant="secondary", elem_id="daleel-new",
                                 size="sm")
@@ -222,44 +237,45 @@ def build_app(
                     js_on_load=(STATIC / "cite.js").read_text(encoding="utf-8"),
                 )
 
-        # Asking: `hold` shows the question at once (outside the queue), `ask` answers it in
+        # Asking: `hold` shows the question at once (outside the queue), `respond` answers it in
         # the queue, then the focus goes back to the input (it was disabled meanwhile).
         held = {"fn": hold, "inputs": [box, turns], "queue": False, "show_progress": "hidden",
-                "outputs": [chat, box, send, asked]}
+                "outputs": [chat, box, send, asked], "api_visibility": "private"}
         for start in (gr.on([box.submit, send.click], **held),
                       picked.load_input_event.then(**held)):  # an example is asked at once
             start.then(
-                ask, inputs=[asked, turns], show_progress="hidden",
-                outputs=[chat, box, send, panel, turns],
+                respond, inputs=[asked, turns, outlets, since, until], show_progress="hidden",
+                outputs=[chat, box, send, panel, turns], api_visibility="private",
             ).then(
-                lambda: "", outputs=status, show_progress="hidden",
+                lambda: "", outputs=status, show_progress="hidden", api_visibility="private",
                 js="() => { document.querySelector('#daleel-input textarea')?.focus(); }",
             )
-        panel.select(open_citation, inputs=turns, outputs=panel, show_progress="hidden")
-        chat.like(rate, inputs=turns, outputs=status, show_progress="hidden")
+        panel.select(open_citation, inputs=turns, outputs=panel, show_progress="hidden",
+                     api_visibility="private")
+        chat.like(rate, inputs=turns, outputs=status, show_progress="hidden",
+                  api_visibility="private")
         reset = {
             "fn": lambda: ([], [], render.panel_html(), ""),
-            "outputs": [turns, chat, panel, status],
+            "outputs": [turns, chat, panel, status], "api_visibility": "private",
         }
         new.click(**reset)
         chat.clear(**reset)  # the chat's own clear button must forget the conversation too
+        # outlets as the index served now has them (it may have been rebuilt since start)
+        demo.load(lambda: gr.update(choices=outlet_choices(assistant)), outputs=outlets,
+                  queue=False, show_progress="hidden", api_visibility="private")
+        api.add_endpoints(assistant)
     demo.queue(default_concurrency_limit=concurrency, max_size=256)
     return demo
 
 
-def serve(
-    index_dir: str | Path,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    feedback_path: Path | None = None,
-) -> None:
-    """Load the index at ``index_dir`` and serve the chat until interrupted. (Analytics are
-    off in the app itself; `daleel serve` also sets GRADIO_ANALYTICS_ENABLED before gradio
-    is imported, which is where gradio reads it first.)"""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    assistant = Assistant.load(index_dir)
-    demo = build_app(assistant, feedback_path=feedback_path)
-    logger.info("Feedback goes to %s", feedback_path or default_feedback_path())
-    demo.launch(server_name=host, server_port=port)
+def outlet_choices(assistant: Assistant) -> list[tuple[str, str]]:
+    """(shown name, source code) of every outlet in the index, most articles first."""
+    return [(f"{render.outlet_name(code)} ({count:,})", code)
+            for code, count in assistant.facets().sources.items() if code]
+
+
+def _day(value: Any) -> str | None:
+    """A DateTime field's value as an ISO day ('' and None: no bound)."""
+    if value in (None, ""):
+        return None
+    return str(value).strip()[:10] if re.match(r"^\d{4}-\d{2}-\d{2}", str(value)) else str(value)

@@ -24,7 +24,8 @@ def default_feedback_path() -> Path:
 
 
 class FeedbackLog:
-    """One JSON object per line: ``{time, question, answer, answered, citations, feedback}``.
+    """One JSON object per line: ``{time, question, answer, answered, citations, feedback}``,
+    plus ``user`` when the chat has logins.
 
     Each record is written with a single ``write`` under a lock, so concurrent sessions never
     interleave lines. Text is stored as UTF-8 (``ensure_ascii=False``): Arabic stays readable.
@@ -34,7 +35,8 @@ class FeedbackLog:
         self.path = Path(path)
         self._lock = threading.Lock()
 
-    def record(self, answer: Answer, feedback: Verdict) -> dict:
+    def record(self, answer: Answer, feedback: Verdict, user: str | None = None) -> dict:
+        """Append one rating; ``user`` is the logged-in user's name, when the chat has logins."""
         if feedback not in ("useful", "not_useful"):
             raise ValueError(f"feedback must be 'useful' or 'not_useful', got {feedback!r}")
         entry = {
@@ -45,6 +47,8 @@ class FeedbackLog:
             "citations": [c.to_dict() for c in answer.citations],
             "feedback": feedback,
         }
+        if user:
+            entry["user"] = user
         line = json.dumps(entry, ensure_ascii=False) + "\n"
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -87,3 +87,28 @@ def test_verify_reports_intact_and_damaged_indexes(tmp_path, capsys) -> None:
     assert main(["verify", "--index", str(index_dir)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("daleel: damaged:") and "dense.faiss does not match" in err
+
+
+def test_search_info_and_filters_from_the_command_line(tmp_path, capsys) -> None:
+    news = [
+        {"id": "b1", "src": "bbc", "time": "Fri, 06 Apr 2018 16:20:45 +0400", "title": "النفط",
+         "text": "ارتفعت أسعار النفط اليوم. وقال محللون إن الطلب زاد."},
+        {"id": "c1", "src": "cnn", "time": "2018-05-02", "title": "النفط في مايو",
+         "text": "تراجعت أسعار النفط في مايو. وتوقع خبراء استقرار السوق."},
+    ]
+    (tmp_path / "news.jsonl").write_text(
+        "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in news), encoding="utf-8")
+    index = ["--index", str(tmp_path / "idx")]
+    assert main(["build", str(tmp_path / "news.jsonl"), *index]) == 0
+    capsys.readouterr()
+    assert main(["info", *index, "--json"]) == 0
+    facets = json.loads(capsys.readouterr().out)
+    assert facets["sources"] == {"bbc": 1, "cnn": 1} and facets["articles"] == 2
+    assert (facets["first_day"], facets["last_day"]) == ("2018-04-06", "2018-05-02")
+    assert main(["search", "أسعار النفط", *index, "-k", "3", "--json", "--source", "cnn"]) == 0
+    hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(hits) == 2 and {h["article_id"] for h in hits} == {"c1"}
+    assert main(["search", "أسعار النفط", *index, "--json", "--until", "2018-04-30"]) == 0
+    assert {json.loads(x)["article_id"] for x in capsys.readouterr().out.splitlines()} == {"b1"}
+    assert main(["ask", "ماذا حدث لأسعار النفط؟", *index, "--since", "أمس"]) == 2
+    assert "year-month-day" in capsys.readouterr().err

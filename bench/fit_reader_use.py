@@ -13,8 +13,9 @@ thresholds (on the written seed and seed-check sets). TyDi-ar is never read here
    Questions in Latin script get their own bar only when there are at least 8 of each kind;
    otherwise the Arabic bar applies to them too. seed-holdout and seed-fresh are never read.
 
-Prints both fits and writes bench/results/fit_reader_use.json; paste the values into
-qa/rerank.py (RETRIEVAL_WEIGHT) and qa/answer.py (Policy).
+Prints both fits and writes bench/results/fit_reader_use.json; with ``--write`` also stores
+them in the weights' config (``reader.json``, key ``use``), where the assistant takes them
+from: fusion weight and thresholds belong to the weights they were fitted for.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,7 @@ from qa.answer import Policy, mostly_latin, normalize_question  # noqa: E402
 from qa.assistant import Assistant  # noqa: E402
 from qa.datasets import assign_gold, load_dataset, read_questions  # noqa: E402
 from qa.evaluate import DEFAULT_WORK_DIR, index_name, prepare_index  # noqa: E402
-from qa.reader import Reader  # noqa: E402
+from qa.reader import CONFIG_FILE, WEIGHTS_DIR, Reader  # noqa: E402
 from qa.rerank import DEPTH, fuse, judge  # noqa: E402
 
 WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
@@ -122,6 +124,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "fit_reader_use.json")
     ap.add_argument("--reader-weights", type=Path, default=None,
                     help="reader weights folder (default: the committed reader)")
+    ap.add_argument("--write", action="store_true",
+                    help="store the fitted values in that folder's reader.json ('use')")
     args = ap.parse_args()
     encoder = Encoder(backend="openvino-int8")
     reader = Reader.load(encoder.float32(), args.reader_weights)
@@ -147,6 +151,16 @@ def main() -> int:
           f"Latin {thresholds['latin']}")
     args.out.write_text(json.dumps({"fusion": fusion, "thresholds": thresholds},
                                    ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    if args.write:
+        folder = args.reader_weights or WEIGHTS_DIR
+        config = dataclasses.replace(reader.config, use={
+            "retrieval_weight": fusion["weight"],
+            "min_probability": thresholds["min_probability"],
+            "min_probability_latin": thresholds["min_probability_latin"],
+            "fitted": f"bench/fit_reader_use.py, {time.strftime('%Y-%m-%d %H:%M')}: fusion on "
+                      f"{fusion['dataset']}, thresholds on {' + '.join(thresholds['sets'])}"})
+        (folder / CONFIG_FILE).write_text(config.to_json() + "\n", encoding="utf-8")
+        print(f"Stored in {folder / CONFIG_FILE}")
     print(f"Results: {args.out}")
     return 0
 

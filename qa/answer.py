@@ -41,6 +41,8 @@ class Policy:
     probability that it answers clears ``min_probability`` (``min_probability_latin`` for a
     mostly-Latin question over Arabic text), thresholds fitted on the written seed and
     seed-check question sets in bench/questions/ (bench/fit_reader_use.py; BENCHMARKS.md).
+    The defaults are those of the first-stage weights; :meth:`for_reader` takes the ones
+    fitted for the reader in use.
 
     Without a reader (retrieval only, the baseline), confidence is the best sentence's dense
     cosine plus a little capped BM25 credit, with a lower bar for mostly-Latin questions.
@@ -57,6 +59,15 @@ class Policy:
     second_margin: float = 1.0
     #: Unverified closest sentences offered when declining.
     related: int = 3
+
+    @classmethod
+    def for_reader(cls, reader: Any) -> Policy:
+        """The default policy with the answer thresholds fitted for ``reader``'s weights
+        (``ReaderConfig.use``), when it carries them."""
+        config = getattr(reader, "config", None)
+        use = config.use if config else {}
+        keys = ("min_probability", "min_probability_latin")
+        return cls(**{k: float(use[k]) for k in keys if k in use})
 
 
 def check_question(question: object) -> str:

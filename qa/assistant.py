@@ -60,7 +60,7 @@ class Assistant:
         self.index_dir = Path(index_dir)
         self.encoder = encoder
         self.settings = settings or Settings()
-        self.policy = policy or Policy()
+        self.policy = policy or Policy.for_reader(reader)
         self.reader = reader
         self.watch = watch
         self.check_every = check_every

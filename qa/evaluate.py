@@ -86,7 +86,7 @@ def evaluate(
     half of a SQuAD file's articles (qa.datasets.PARTS), all its paragraphs still indexed.
     """
     encoder = encoder or Encoder()
-    settings, policy = settings or Settings(), policy or Policy()
+    settings = settings or Settings()
     unans = [dataclasses.replace(q, answerable=False)
              for q in (read_questions(Path(unanswerable)) if unanswerable else [])]
     # Questions are embedded in float32 whatever built the index, as `daleel ask/serve` do.
@@ -111,6 +111,7 @@ def evaluate(
             result = _evaluate_one(bot, questions[:limit] if limit else questions, unans)
             label = Path(path).name + (f" [{part} half]" if part != "all" and articles else "")
             per_dataset.append({"dataset": label, "mode": mode, "path": str(path),
+                                "policy": dataclasses.asdict(bot.policy),
                                 "index": index_info, "distractor_articles": len(news), **result})
     return {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -119,7 +120,6 @@ def evaluate(
         "model": {"name": encoder.name, "fingerprint": encoder.fingerprint, "dim": encoder.dim,
                   "index_backend": encoder.backend, "question_backend": asker.backend},
         "settings": dataclasses.asdict(settings),
-        "policy": dataclasses.asdict(policy),
         "context": context,
         "distractors": {"path": str(distractors) if distractors else None, "n": n_distractors},
         "unanswerable": str(unanswerable) if unanswerable else None,

@@ -53,6 +53,10 @@ class ReaderConfig:
     bias: float = 0.0
     sha256: str = ""
     trained: dict = field(default_factory=dict)
+    #: How the assistant uses these weights, fitted for them by bench/fit_reader_use.py:
+    #: ``retrieval_weight`` (fusion), ``min_probability`` and ``min_probability_latin``
+    #: (answer thresholds). Missing keys fall back to qa.rerank / qa.answer.Policy defaults.
+    use: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2)

@@ -15,8 +15,15 @@ from qa.retrieve import Scored
 #: and 76.81 reading 5-8 (bench/reader_depth.py), and each pair costs ~8 ms on the int8 path.
 DEPTH = 4
 #: Weight of the retrieval ranker's score (relative to its best candidate) beside the reader's
-#: logit; fitted on XQuAD-ar (bench/fit_reader_use.py, BENCHMARKS.md).
+#: logit, for readers whose config does not carry their own (``ReaderConfig.use``); fitted on
+#: XQuAD-ar for the first-stage weights (bench/fit_reader_use.py, BENCHMARKS.md).
 RETRIEVAL_WEIGHT = 1.0
+
+
+def retrieval_weight(reader: Reader | None) -> float:
+    """The fusion weight fitted for ``reader``'s weights, else RETRIEVAL_WEIGHT."""
+    config = getattr(reader, "config", None)
+    return float((config.use if config else {}).get("retrieval_weight", RETRIEVAL_WEIGHT))
 
 
 def fuse(scored: Sequence[Scored], readings: Sequence[Reading], weight: float) -> list[float]:
@@ -46,15 +53,17 @@ def judge(
     reader: Reader | None,
     *,
     depth: int = DEPTH,
-    weight: float = RETRIEVAL_WEIGHT,
+    weight: float | None = None,
 ) -> list[Candidate]:
     """Candidates best first. Without a reader, in retrieval order as retrieval scored them;
-    with one, the first ``depth`` are read and reordered by reader logit + ``weight`` x the
-    retrieval score's gap to the best, and carry probability and answer offsets. (Their
+    with one, the first ``depth`` are read and reordered by reader logit + ``weight`` (by
+    default the one fitted for the reader) x the retrieval score's gap to the best, and carry
+    probability and answer offsets. (Their
     ``Hit.score`` is then that fused score; hits past ``depth`` keep the retrieval score.)"""
     out = [Candidate(s, to_hit(s)) for s in scored]
     if reader is None or not out:
         return out
+    weight = retrieval_weight(reader) if weight is None else weight
     head = out[:depth]
     passages = [(c.hit.title, c.hit.sentence) for c in head]
     if isinstance(question, str):

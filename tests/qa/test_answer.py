@@ -257,3 +257,29 @@ def test_judge_reads_several_phrasings_and_takes_their_mean_verdict() -> None:
     assert both[0].row == 0
     for c in both:
         assert c.hit.probability == round((alone[c.row] + joined[c.row]) / 2, 4)
+
+
+def test_fusion_weight_and_thresholds_come_with_the_readers_weights(index_dir) -> None:
+    from qa.reader import ReaderConfig
+    from qa.rerank import RETRIEVAL_WEIGHT, retrieval_weight
+
+    class FittedReader(FakeReader):
+        config = ReaderConfig(base_fingerprint="x", top_layers=4, use={
+            "retrieval_weight": 0.25, "min_probability": 0.9, "min_probability_latin": 0.8})
+
+    plain, fitted = FakeReader(), FittedReader()
+    assert retrieval_weight(plain) == RETRIEVAL_WEIGHT and retrieval_weight(None) == 1.0
+    assert retrieval_weight(fitted) == 0.25
+    assert Policy.for_reader(plain) == Policy()
+    assert Policy.for_reader(fitted) == dataclasses.replace(
+        Policy(), min_probability=0.9, min_probability_latin=0.8)
+    bot = Assistant(index_dir, FakeEncoder(), reader=fitted, watch=False)
+    assert bot.policy.min_probability == 0.9  # unless a policy is given explicitly
+    strict = Assistant(index_dir, FakeEncoder(), reader=fitted, policy=Policy(), watch=False)
+    assert strict.policy.min_probability == Policy().min_probability
+    # the fitted weight orders the candidates: judge without a weight uses it
+    scored = [Scored(0, 5.0, 0.9, 3.0), Scored(1, 1.0, 0.5, 1.0)]
+    hit = Hit("a", "t", "s", 0, 1, 0.0)
+    by_default = judge("q", scored, lambda s: hit, fitted)
+    explicit = judge("q", scored, lambda s: hit, fitted, weight=0.25)
+    assert [c.hit.score for c in by_default] == [c.hit.score for c in explicit]

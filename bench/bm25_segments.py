@@ -108,9 +108,10 @@ def main() -> None:
     print(f"{len(lex):,} rows, {len(lex.tf):,} postings, {len(parts)} segments")
     print(f"load (weights for the global mean length): one {load_one:.0f} ms, "
           f"segments {load_seg:.0f} ms")
-    print(f"query median: stored weights {timed(lambda q: stored_scores(lex, data, q), queries):.2f}"
-          f" ms, one segment {timed(one.scores, queries):.2f} ms, "
-          f"{len(parts)} segments {timed(seg.scores, queries):.2f} ms")
+    stored = timed(lambda q: stored_scores(lex, data, q), queries)
+    alone, split_up = timed(one.scores, queries), timed(seg.scores, queries)
+    print(f"query median: stored weights {stored:.2f} ms, one segment {alone:.2f} ms, "
+          f"{len(parts)} segments {split_up:.2f} ms")
     np.testing.assert_allclose(one.scores(queries[0]), stored_scores(lex, data, queries[0]),
                                rtol=2e-6, atol=1e-6)
 

@@ -206,9 +206,8 @@ class LexicalIndex:
             tfs.append(lex.tf[alive].astype(np.int64))
             lengths.append(lex.lengths[keep])
             offset += len(keep)
-        cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
-        return cls.from_pairs(vocab, cat(ids, np.int64), cat(rows, np.int64),
-                              cat(lengths, np.int32), cat(tfs, np.int64))
+        return cls.from_pairs(vocab, _cat(ids, np.int64), _cat(rows, np.int64),
+                              _cat(lengths, np.int32), _cat(tfs, np.int64))
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -295,3 +294,7 @@ class LexicalIndex:
         if len(index.tf) != got["n_postings"] or len(index) != got["n_rows"]:
             raise ValueError(f"lexical index at {directory} is truncated; rebuild it")
         return index
+
+
+def _cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype)

@@ -229,9 +229,9 @@ class Segment:
         except (OSError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as exc:
             raise SegmentError(f"segment {self.name} is damaged ({type(exc).__name__}: "
                                f"{exc})") from exc
-        n = manifest["counts"]["sentences"]
+        n, dim = manifest["counts"]["sentences"], manifest["model"]["dim"]
         if not (len(self.articles) == manifest["counts"]["articles"] and len(self.sentences) == n
-                and self.hashes.shape == (n,) and self.vectors.shape == (n, manifest["model"]["dim"])
+                and self.hashes.shape == (n,) and self.vectors.shape == (n, dim)
                 and self.dense.ntotal == n and len(self.lexical) == n
                 and (n == 0 or int(self.sentences.article.max()) < len(self.articles))):
             raise SegmentError(f"segment {self.name} is inconsistent (counts differ from its "

@@ -423,6 +423,8 @@ def _prune(index_dir: Path, keep: set[str]) -> None:
             manifest = json.loads((index_dir / name / MANIFEST).read_text(encoding="utf-8"))
             referenced |= {e["name"] for e in manifest.get("segments", [])}
     for child in index_dir.iterdir():
+        if child.name.startswith(f".{CURRENT}.") and child.suffix == ".tmp":
+            child.unlink(missing_ok=True)  # a killed commit's pointer, never switched in
         if child.name in keep or not child.is_dir():
             continue
         crashed = child.name.startswith(".gen-") and child.suffix == ".tmp"

@@ -49,11 +49,10 @@ class _Slice:
     def whole(self) -> bool:
         return self.dead == 0
 
-    def mask(self, allowed: np.ndarray | None) -> np.ndarray:
-        """Local mask of the live rows (and, given a global ``allowed``, of those it allows)."""
+    def mask(self, part: np.ndarray | None) -> np.ndarray:
+        """Local mask of the live rows (of those ``part``, a mask over them, allows)."""
         out = np.zeros(len(self.global_of_local), bool)
-        out[self.live_rows] = True if allowed is None else allowed[
-            self.row_offset:self.row_offset + len(self.live_rows)]
+        out[self.live_rows] = True if part is None else part
         return out
 
 

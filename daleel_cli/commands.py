@@ -14,14 +14,16 @@ from daleel_cli.main import default_index_dir
 
 def build(args: argparse.Namespace) -> int:
     from index.build import build_index
-    from index.encoder import Encoder
+    from index.encoder.light import passage_encoder
 
     if not args.paths and not args.merge:
         print("daleel: error: give the corpus PATH(s) to index, or --merge to merge the "
               "index's segments", file=sys.stderr)
         return 2
     index_dir = args.index or default_index_dir()
-    encoder = functools.partial(Encoder, args.model, backend=args.backend)  # freed when done
+    # Made only when there is something to read, and freed when the embedding is done; without
+    # loading sentence-transformers when the int8 export is known (index.encoder.light).
+    encoder = functools.partial(passage_encoder, args.model, backend=args.backend)
     with _ProgressBar() as bar:
         report = build_index(
             args.paths, index_dir, encoder=encoder, context=args.context, progress=bar.update,
@@ -60,7 +62,7 @@ def watch(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from index.encoder import Encoder
+    from index.encoder.light import passage_encoder
     from index.watch import Watcher
 
     index_dir = args.index or default_index_dir()
@@ -69,7 +71,7 @@ def watch(args: argparse.Namespace) -> int:
             print(f"daleel: error: {path} does not exist; give folders to watch",
                   file=sys.stderr)
             return 2
-    encoder = Encoder(args.model, backend=args.backend)  # kept loaded between updates
+    encoder = passage_encoder(args.model, backend=args.backend)  # kept loaded between updates
 
     def report(r) -> None:
         print(f"{time.strftime('%H:%M:%S')} {r.generation}: added {r.added}, changed "

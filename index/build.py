@@ -151,7 +151,8 @@ def _build(paths: list[str | Path], index_dir: Path,
                                  progress, report, index_dir)
         if owned:
             del encoder
-            _release_memory()
+            if report.embedded > CHECKPOINT_EVERY:  # a collection costs ~0.5 s: big builds only
+                _release_memory()
         data = SegmentData(change.write, change.origins, SentenceTable.from_rows(rows), hashes,
                            keys, repeated, vectors, LexicalIndex.build(texts), model, settings)
         try:

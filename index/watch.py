@@ -43,6 +43,7 @@ class Watcher:
     quiet: float = 1.0
     on_report: Callable[[BuildReport], None] | None = None
     _built: Signature | None = field(default=None, repr=False)
+    _recheck: float = field(default=0.0, repr=False)
 
     def scan(self) -> Signature:
         """The signature of every supported, non-hidden file under the watched paths."""
@@ -69,8 +70,10 @@ class Watcher:
             return None
         before = self._built or {}
         changed = [sig[0] for path, sig in seen.items() if before.get(path) != sig]
-        if changed and time.time_ns() - max(changed) < self.quiet * 1e9:
-            return None  # still being written: next poll
+        fresh = (time.time_ns() - max(changed)) / 1e9 if changed else self.quiet
+        if fresh < self.quiet:
+            self._recheck = self.quiet - fresh  # still being written: look again once quiet
+            return None
         report = build_index(self.paths, self.index_dir, encoder=self.encoder,
                              context=self.context, wait=True)
         self._built = seen
@@ -83,9 +86,10 @@ class Watcher:
         (a damaged file, a full disk) is logged and tried again at the next change."""
         stop = stop or threading.Event()
         while not stop.is_set():
+            self._recheck = self.interval
             try:
                 self.poll()
             except (store.StoreError, OSError, ValueError) as exc:
                 logger.error("Update of %s failed: %s", self.index_dir, exc)
                 self._built = self.scan()  # retried when something changes again
-            stop.wait(self.interval)
+            stop.wait(min(self.interval, max(self._recheck, 0.05)))

@@ -30,6 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ANT = REPO.parent / "shared" / "data" / "ant_news_v2.1.jsonl.gz"
+RESULTS = REPO / "bench" / "results"
 
 
 def unindexed(index_dir: Path, n: int) -> list[dict]:
@@ -123,6 +124,7 @@ def main() -> None:
     p.add_argument("--new", type=int, default=200)
     p.add_argument("--questions", type=int, default=200)
     p.add_argument("--fresh", type=Path, default=None, help="a full build of the same corpus")
+    p.add_argument("--out", type=Path, default=RESULTS / "live_update.json")
     args = p.parse_args()
     from qa import Assistant
 
@@ -151,7 +153,14 @@ def main() -> None:
     bots["segments"].ask(qs[0]), bots["merged"].ask(qs[0])  # warm
     out["ask"] = latency(bots, qs)
     out["watch_answerable_s"] = round(watch_latency(args.corpus, args.index, records[-1]), 1)
+    import os
+    import platform
+
+    out.update(articles=len(bots["segments"].data.articles), load_average=list(os.getloadavg()),
+               machine=f"{platform.machine()} {os.cpu_count()} cpu",
+               date=time.strftime("%Y-%m-%d %H:%M"))
     print(json.dumps(out, ensure_ascii=False, indent=2))
+    args.out.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

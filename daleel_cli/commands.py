@@ -172,13 +172,16 @@ def search(args: argparse.Namespace) -> int:
 
 
 def info(args: argparse.Namespace) -> int:
-    facets = _assistant(args, reader=False).facets()
+    bot = _assistant(args, reader=False)
+    facets, segments = bot.facets(), len(bot.data.segments)
     if args.json:
         print(json.dumps({**dataclasses.asdict(facets), "first_day": _iso(facets.first_day),
-                          "last_day": _iso(facets.last_day)}, ensure_ascii=False, indent=2))
+                          "last_day": _iso(facets.last_day), "segments": segments},
+                         ensure_ascii=False, indent=2))
         return 0
     print(f"Index: {args.index or default_index_dir()}")
-    print(f"  articles {facets.articles:,}   sentences {facets.sentences:,}")
+    print(f"  articles {facets.articles:,}   sentences {facets.sentences:,}   "
+          f"segments {segments} (daleel build --merge makes one)")
     period = (f"{facets.first_day} to {facets.last_day}" if facets.first_day else "no dates")
     print(f"  period {period}" + (f" ({facets.undated:,} articles undated)"
                                   if facets.undated else ""))

@@ -37,16 +37,34 @@ from qa.filters import NO_DAY, Filter, article_day  # noqa: E402
 
 
 def filters_for(article, outlets: list[str]) -> dict[str, dict]:
+    """The filters a question is asked with; "another outlet" only when the index has two."""
     day = article_day(article.date)
     when = dt.date.fromordinal(day) if day != NO_DAY else dt.date(2018, 4, 1)
     last = calendar.monthrange(when.year, when.month)[1]
-    other = next(o for o in outlets if o != article.source)
-    return {
-        "own outlet": {"sources": [article.source]},
-        "own month": {"since": when.replace(day=1), "until": when.replace(day=last)},
-        "other outlet, one week": {"sources": [other], "since": when - dt.timedelta(days=3),
-                                   "until": when + dt.timedelta(days=3)},
-    }
+    week = {"since": when - dt.timedelta(days=3), "until": when + dt.timedelta(days=3)}
+    out = {"own outlet": {"sources": [article.source]},
+           "own month": {"since": when.replace(day=1), "until": when.replace(day=last)},
+           "one week": week}
+    others = [o for o in outlets if o != article.source]
+    if others:
+        out["another outlet, one week"] = {"sources": others[:1], **week}
+    return out
+
+
+def per_outlet(n: int, out: Path) -> None:
+    """The first n / 5 articles of each ANT outlet (the corpus's first 2,000 are all one)."""
+    import gzip
+
+    from news_build import CORPUS, write_jsonl
+
+    by_src: dict[str, list[dict]] = {}
+    with gzip.open(CORPUS, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            group = by_src.setdefault(r.get("src", ""), [])
+            if len(group) < n // 5:
+                group.append(r)
+    write_jsonl([r for group in by_src.values() for r in group], out)
 
 
 def main() -> None:
@@ -56,12 +74,17 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None,
                         help="scratch folder; an index already built there is reused")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--per-outlet", action="store_true",
+                        help="index the first N/5 articles of each outlet, not the first N")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="daleel-filters-"))
     work.mkdir(parents=True, exist_ok=True)
     corpus, index_dir = work / "news.jsonl", work / "index"
     if not (index_dir / "CURRENT").exists():
-        subset(args.articles, corpus)
+        if args.per_outlet:
+            per_outlet(args.articles, corpus)
+        else:
+            subset(args.articles, corpus)
         timed_build(corpus, index_dir, [])
 
     from qa import Assistant
@@ -73,13 +96,14 @@ def main() -> None:
     articles = [a for a in bot.data.articles if a.title and a.source]
     sample = rng.sample(articles, min(args.questions, len(articles)))
     bot.ask(sample[0].title)  # warm-up
-    kinds = ["unfiltered", *filters_for(sample[0], outlets)]
+    kinds = ["unfiltered", *filters_for(max(sample, key=lambda a: a.source != outlets[0]),
+                                        outlets)]
     ask_ms: dict[str, list[float]] = {k: [] for k in kinds}
     checks = {k: {"questions": 0, "hits_wrong": 0, "short": 0, "matching_rows_min": None}
               for k in kinds[1:]}
     for article in sample:
         per = {"unfiltered": {}, **filters_for(article, outlets)}
-        for kind in rng.sample(kinds, len(kinds)):  # a fresh order per question
+        for kind in rng.sample([k for k in kinds if k in per], len(per)):  # fresh order
             kw = per[kind]
             t = time.perf_counter()
             answer = bot.ask(article.title, **kw)
@@ -109,11 +133,13 @@ def main() -> None:
         "articles": len(bot.data.articles), "sentences": len(bot.data.sentences),
         "questions": len(sample), "dense_index": ",".join(
             s.manifest["settings"]["dense"] for s in bot.data.segments),
+        "outlets": bot.facets().sources,
         "filters": table,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}",
         "load_average": list(os.getloadavg()), "date": time.strftime("%Y-%m-%d %H:%M"),
     }
-    out = args.out or RESULTS / f"filters_{args.articles or 'all'}.json"
+    name = f"filters_{args.articles}{'_per_outlet' if args.per_outlet else ''}.json"
+    out = args.out or RESULTS / name
     out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print("| filter | ask ms median | p95 | x unfiltered | hits outside filter | short lists |")
     print("|---|---|---|---|---|---|")

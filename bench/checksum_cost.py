@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 CORPUS = REPO.parent / "shared" / "data" / "ant_news_v2.1.jsonl.gz"
 RESULTS = REPO / "bench" / "results"
 
-from index import store  # noqa: E402
+from index import checksums, store  # noqa: E402
 from index.build import build_index  # noqa: E402
 
 
@@ -72,16 +72,16 @@ def build(articles: int, work: Path) -> Path:
 
 
 def measure(index_dir: Path, rounds: int) -> dict:
-    real_check = store.check_files
+    real_check = checksums.check_all
 
     def load(checked: bool) -> float:
-        store.check_files = real_check if checked else (lambda *a, **k: None)
+        checksums.check_all = real_check if checked else (lambda *a, **k: None)
         try:
             started = time.perf_counter()
             store.load(index_dir)
             return time.perf_counter() - started
         finally:
-            store.check_files = real_check
+            checksums.check_all = real_check
 
     load(True), load(False)  # warm the page cache; discarded
     with_checks, without = [], []

@@ -131,7 +131,8 @@ def main() -> None:
                        **checks.get(kind, {})}
     result = {
         "articles": len(bot.data.articles), "sentences": len(bot.data.sentences),
-        "questions": len(sample), "dense_index": bot.data.manifest["settings"]["dense"],
+        "questions": len(sample), "dense_index": ",".join(
+            s.manifest["settings"]["dense"] for s in bot.data.segments),
         "outlets": bot.facets().sources,
         "filters": table,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}",

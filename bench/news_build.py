@@ -66,7 +66,9 @@ def approximate_recall(bot, questions: list[str]) -> float | None:
     import faiss
     import numpy as np
 
-    dense = bot.data.dense
+    if len(bot.data.segments) != 1:
+        return None  # several segments: exact where flat, IVF only in the large one
+    dense = bot.data.segments[0].dense
     if isinstance(dense, faiss.IndexFlat):
         return None
     queries = bot.encoder.encode_queries(questions)
@@ -130,7 +132,7 @@ def main() -> None:
         "ask_ms_median": round(statistics.median(latencies), 1),
         "ask_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 1),
         "questions": len(latencies),
-        "dense_index": manifest["settings"]["dense"],
+        "dense_index": ",".join(s.manifest["settings"]["dense"] for s in bot.data.segments),
         "ann_recall@10_vs_exact": ann_recall,
         "build_args": args.build_args,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}",

@@ -14,21 +14,39 @@ from daleel_cli.main import default_index_dir
 
 def build(args: argparse.Namespace) -> int:
     from index.build import build_index
-    from index.encoder import Encoder
+    from index.encoder.light import passage_encoder
 
+    if not args.paths and not args.merge:
+        print("daleel: error: give the corpus PATH(s) to index, or --merge to merge the "
+              "index's segments", file=sys.stderr)
+        return 2
     index_dir = args.index or default_index_dir()
-    encoder = functools.partial(Encoder, args.model, backend=args.backend)  # freed when done
+    # Made only when there is something to read, and freed when the embedding is done; without
+    # loading sentence-transformers when the int8 export is known (index.encoder.light).
+    encoder = functools.partial(passage_encoder, args.model, backend=args.backend)
     with _ProgressBar() as bar:
         report = build_index(
             args.paths, index_dir, encoder=encoder, context=args.context, progress=bar.update,
-            wait=args.wait,
+            wait=args.wait, merge_all=args.merge,
         )
-    size = sum(f.stat().st_size for f in (index_dir / report.generation).rglob("*") if f.is_file())
-    print(f"Index: {index_dir} ({report.generation}, {size / 2**20:.1f} MiB)")
-    print(f"  articles {report.articles:,}   sentences {report.sentences:,}   "
-          f"distinct texts {report.distinct_texts:,}")
-    print(f"  embedded {report.embedded:,} new, reused {report.reused:,}   "
-          f"in {report.seconds:.1f} s")
+    _print_report(index_dir, report)
+    return 0
+
+
+def _print_report(index_dir, report) -> None:
+    size = sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file()
+               and (f.is_relative_to(index_dir / "segments") or f.parent.name == report.generation))
+    print(f"Index: {index_dir} ({report.generation or 'nothing built'}, {size / 2**20:.1f} MiB "
+          f"on disk, {report.segments} segment{'s' if report.segments != 1 else ''})")
+    print(f"  articles {report.articles:,}   sentences {report.sentences:,}")
+    print(f"  added {report.added:,}, changed {report.changed:,}, removed {report.removed:,}, "
+          f"unchanged {report.unchanged:,}" + (f", rewritten {report.rewritten:,}"
+                                                if report.rewritten else "")
+          + (f"; merged {report.merged} segments" if report.merged else ""))
+    print(f"  new segment: {report.written:,} sentences, {report.distinct_texts:,} distinct "
+          f"texts; embedded {report.embedded:,} new, reused {report.reused:,}   "
+          f"in {report.seconds:.1f} s" if report.written else
+          f"  nothing to write   in {report.seconds:.1f} s")
     if report.formats:
         print("  read: " + ", ".join(f"{kind} {n:,}" for kind, n in
                                      sorted(report.formats.items())))
@@ -38,6 +56,38 @@ def build(args: argparse.Namespace) -> int:
         print(f"  skipped {len(report.skipped)} input(s):")
         for s in report.skipped:
             print(f"    {s}")
+
+
+def watch(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from index.encoder.light import passage_encoder
+    from index.watch import Watcher
+
+    index_dir = args.index or default_index_dir()
+    for path in args.paths:
+        if not Path(path).exists():
+            print(f"daleel: error: {path} does not exist; give folders to watch",
+                  file=sys.stderr)
+            return 2
+    encoder = passage_encoder(args.model, backend=args.backend)  # kept loaded between updates
+
+    def report(r) -> None:
+        print(f"{time.strftime('%H:%M:%S')} {r.generation}: added {r.added}, changed "
+              f"{r.changed}, removed {r.removed} ({r.articles:,} articles, {r.segments} "
+              f"segments) in {r.seconds:.1f} s", flush=True)
+        for s in r.skipped:
+            print(f"  skipped {s}", flush=True)
+
+    watcher = Watcher([Path(p) for p in args.paths], index_dir, encoder, context=args.context,
+                      interval=args.interval, on_report=report)
+    print(f"Watching {', '.join(args.paths)} for {index_dir} every {args.interval:g} s "
+          "(Ctrl-C stops)", flush=True)
+    try:
+        watcher.run()
+    except KeyboardInterrupt:
+        print("\nStopped watching; the index is as the last update left it.", file=sys.stderr)
     return 0
 
 
@@ -53,7 +103,8 @@ def verify(args: argparse.Namespace) -> int:
     except store.IndexCorruptError as exc:
         print(f"daleel: damaged: {exc}", file=sys.stderr)
         return 1
-    print(f"Index: {index_dir} ({report['generation']}) is intact: {report['files']} files, "
+    print(f"Index: {index_dir} ({report['generation']}, {report['segments']} segments) is "
+          f"intact: {report['files']} files, "
           f"{report['bytes'] / 2**20:.1f} MiB checked in {time.perf_counter() - started:.2f} s "
           f"({report['articles']:,} articles, {report['sentences']:,} sentences)")
     return 0
@@ -121,13 +172,16 @@ def search(args: argparse.Namespace) -> int:
 
 
 def info(args: argparse.Namespace) -> int:
-    facets = _assistant(args, reader=False).facets()
+    bot = _assistant(args, reader=False)
+    facets, segments = bot.facets(), len(bot.data.segments)
     if args.json:
         print(json.dumps({**dataclasses.asdict(facets), "first_day": _iso(facets.first_day),
-                          "last_day": _iso(facets.last_day)}, ensure_ascii=False, indent=2))
+                          "last_day": _iso(facets.last_day), "segments": segments},
+                         ensure_ascii=False, indent=2))
         return 0
     print(f"Index: {args.index or default_index_dir()}")
-    print(f"  articles {facets.articles:,}   sentences {facets.sentences:,}")
+    print(f"  articles {facets.articles:,}   sentences {facets.sentences:,}   "
+          f"segments {segments} (daleel build --merge makes one)")
     period = (f"{facets.first_day} to {facets.last_day}" if facets.first_day else "no dates")
     print(f"  period {period}" + (f" ({facets.undated:,} articles undated)"
                                   if facets.undated else ""))

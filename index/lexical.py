@@ -1,8 +1,14 @@
-"""Arabic lexical retrieval: a BM25 index over sentences, row-id based for fusion with FAISS.
+"""Arabic lexical retrieval: analysis, and the BM25 postings of one segment (row-id based for
+fusion with FAISS).
 
 Analysis is clean -> tokenize -> drop stopwords -> Snowball stem -> fold letters. Stemming and
 stopwords were worth 5-9 recall points in our runs, letter folding only 1-2; the Snowball Arabic
 stemmer needs ``ة`` intact, so letters are folded *after* stemming.
+
+A :class:`LexicalIndex` stores raw term frequencies and row lengths, never BM25 weights: the
+weights depend on the document frequencies and mean length of the whole index, which change
+whenever a segment is added or an article deleted. :mod:`index.bm25` scores with statistics
+summed over every live segment, so a segmented index scores exactly as one merged index.
 """
 
 from __future__ import annotations
@@ -16,8 +22,8 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-import bm25s
 import numpy as np
 import Stemmer
 
@@ -26,7 +32,8 @@ __all__ = ["LexicalIndex", "analyze", "normalize_arabic"]
 # Bump when analysis changes: an index built by another analyzer would silently miss terms.
 ANALYZER_VERSION = 1
 FORMAT = "daleel.lexical"
-FORMAT_VERSION = 1
+#: 2: raw term frequencies and row lengths (1 stored bm25s weights; rebuilt).
+FORMAT_VERSION = 2
 
 _PRESENTATION = re.compile("[\ufb50-\ufdff\ufe70-\ufefe]+")
 _DELETE = (
@@ -132,10 +139,11 @@ def analyze(text: str) -> list[str]:
 
 
 class LexicalIndex:
-    """BM25 (Lucene variant) over sentences; row i is the i-th text given to :meth:`build`.
+    """The postings of one segment: for each term, the rows holding it (ascending) and how
+    often (``tf``), as a CSC matrix (one column per term), and each row's length in terms.
 
-    bm25s computes the per-(term, row) weights once at build time, so a query is a sum of
-    precomputed posting weights. The weights are kept as a CSC matrix (one column per term).
+    Scores are BM25 (Lucene variant); :meth:`scores` and :meth:`coverage` score this index
+    alone, :class:`index.bm25.Bm25` several segments together.
     """
 
     # k1=0.9, b=0.4 (the Anserini defaults) beat 1.5/0.75 by 2-6 points R@1 on XQuAD and TyDi
@@ -145,88 +153,92 @@ class LexicalIndex:
     B = 0.4
     METHOD = "lucene"
 
-    def __init__(
-        self,
-        vocab: dict[str, int],
-        data: np.ndarray,
-        indices: np.ndarray,
-        indptr: np.ndarray,
-        n_rows: int,
-    ) -> None:
-        if len(indptr) != len(vocab) + 1:
-            raise ValueError(f"indptr has {len(indptr)} entries for {len(vocab)} terms")
-        self._vocab = vocab
-        self._data = data
-        self._indices = indices
-        self._indptr = indptr
-        self._n = n_rows
+    def __init__(self, vocab: dict[str, int], indptr: np.ndarray, indices: np.ndarray,
+                 tf: np.ndarray, lengths: np.ndarray) -> None:
+        if len(indptr) != len(vocab) + 1 or len(indices) != len(tf) or indptr[-1] != len(tf):
+            raise ValueError(f"postings do not fit: {len(vocab)} terms, {len(indptr)} column "
+                             f"pointers, {len(indices)} rows, {len(tf)} frequencies")
+        self.vocab = vocab
+        self.indptr = np.asarray(indptr, np.int64)
+        self.indices = np.asarray(indices, np.int32)
+        self.tf = np.asarray(tf, np.uint16)
+        self.lengths = np.asarray(lengths, np.int32)
+        self._alone: Any = None
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
         """Analyze and index ``texts``; an empty sequence gives an index that matches nothing."""
         vocab: dict[str, int] = {}
-        rows = [[vocab.setdefault(t, len(vocab)) for t in analyze(text)] for text in texts]
-        if not rows or not vocab:  # bm25s divides by the mean row length; nothing to weigh
-            empty = np.zeros(0, dtype=np.float32)
-            indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-            return cls(vocab, empty, np.zeros(0, dtype=np.int32), indptr, len(rows))
-        bm25 = bm25s.BM25(k1=cls.K1, b=cls.B, method=cls.METHOD)
-        bm25.index((rows, vocab), create_empty_token=False, show_progress=False)
-        s = bm25.scores
-        return cls(
-            vocab,
-            np.asarray(s["data"], dtype=np.float32),
-            np.asarray(s["indices"], dtype=np.int32),
-            np.asarray(s["indptr"], dtype=np.int64),
-            len(rows),
-        )
+        terms = [[vocab.setdefault(t, len(vocab)) for t in analyze(text)] for text in texts]
+        lengths = np.fromiter((len(t) for t in terms), np.int32, len(terms))
+        ids = np.fromiter((t for row in terms for t in row), np.int64, int(lengths.sum()))
+        rows = np.repeat(np.arange(len(terms), dtype=np.int64), lengths)
+        return cls.from_pairs(vocab, ids, rows, lengths)
+
+    @classmethod
+    def from_pairs(cls, vocab: dict[str, int], term_ids: np.ndarray, rows: np.ndarray,
+                   lengths: np.ndarray, tf: np.ndarray | None = None) -> LexicalIndex:
+        """From one ``(term id, row)`` pair per occurrence, or per posting with its ``tf``."""
+        n = max(len(lengths), 1)
+        key, inverse = np.unique(term_ids * n + rows, return_inverse=True)
+        counts = (np.bincount(inverse, minlength=len(key)) if tf is None
+                  else np.bincount(inverse, weights=tf, minlength=len(key)).astype(np.int64))
+        per_term = np.bincount(key // n, minlength=len(vocab))
+        indptr = np.concatenate([[0], np.cumsum(per_term)]).astype(np.int64)
+        # A term repeated more than 65,535 times in one row weighs the same as 65,535 times
+        # (tf / (tf + norm) is then 1 to float32 precision).
+        return cls(vocab, indptr, key % n, np.minimum(counts, 65535), lengths)
+
+    @classmethod
+    def concat(cls, parts: Sequence[tuple[LexicalIndex, np.ndarray]]) -> LexicalIndex:
+        """One index over the given rows of each part, in order (a merge of segments): the
+        postings are remapped, never re-analyzed."""
+        vocab: dict[str, int] = {}
+        ids, rows, tfs, lengths, offset = [], [], [], [], 0
+        for lex, keep in parts:
+            new_row = np.full(len(lex), -1, np.int64)
+            new_row[keep] = np.arange(len(keep)) + offset
+            new_term = np.array([vocab.setdefault(t, len(vocab)) for t in lex.terms()], np.int64)
+            term = np.repeat(new_term, np.diff(lex.indptr)) if len(new_term) else new_term
+            alive = new_row[lex.indices] >= 0
+            ids.append(term[alive])
+            rows.append(new_row[lex.indices[alive]])
+            tfs.append(lex.tf[alive].astype(np.int64))
+            lengths.append(lex.lengths[keep])
+            offset += len(keep)
+        return cls.from_pairs(vocab, _cat(ids, np.int64), _cat(rows, np.int64),
+                              _cat(lengths, np.int32), _cat(tfs, np.int64))
 
     def __len__(self) -> int:
-        return self._n
+        return len(self.lengths)
 
     @property
     def nbytes(self) -> int:
         """Bytes of the postings arrays (about what :meth:`save` writes)."""
-        return int(self._data.nbytes + self._indices.nbytes + self._indptr.nbytes)
+        return int(self.indptr.nbytes + self.indices.nbytes + self.tf.nbytes
+                   + self.lengths.nbytes)
 
-    def _query_terms(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """Vocabulary ids of the query terms and how often each occurs in the query."""
-        ids = [self._vocab[t] for t in analyze(query) if t in self._vocab]
-        uniq, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
-        return uniq, counts.astype(np.float32)
+    def terms(self) -> list[str]:
+        """The vocabulary in column order."""
+        return sorted(self.vocab, key=self.vocab.__getitem__)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row (float32, length ``len(self)``); 0 where no term matches.
 
         A term repeated in the query counts once per occurrence, as in textbook BM25 and bm25s.
         """
-        out = np.zeros(self._n, dtype=np.float32)
-        ids, counts = self._query_terms(query)
-        for term, qtf in zip(ids.tolist(), counts.tolist(), strict=True):
-            lo, hi = self._indptr[term], self._indptr[term + 1]
-            # Rows within one CSC column are unique, so fancy-index += is exact (no np.add.at).
-            out[self._indices[lo:hi]] += self._data[lo:hi] * np.float32(qtf)
-        return out
+        return self._single().scores(query)
 
     def coverage(self, query: str, rows: np.ndarray) -> np.ndarray:
-        """IDF-weighted share of the query's distinct terms that each of ``rows`` contains.
+        """IDF-weighted share of the query's distinct terms that each of ``rows`` contains."""
+        return self._single().coverage(query, rows)
 
-        BM25 rewards a rare term matched twice; coverage rewards matching *all* the terms,
-        which is what the sentence holding an answer tends to do (a ranking feature).
-        """
-        out = np.zeros(len(rows), dtype=np.float32)
-        ids, _ = self._query_terms(query)
-        if not len(ids) or not len(rows):
-            return out
-        df = (self._indptr[ids + 1] - self._indptr[ids]).astype(np.float32)
-        idf = np.log1p((self._n - df + 0.5) / (df + 0.5))
-        for term, weight in zip(ids.tolist(), idf.tolist(), strict=True):
-            posting = self._indices[self._indptr[term] : self._indptr[term + 1]]
-            out += weight * np.isin(rows, posting)
-        # Query terms unknown to the index count in the denominator too: the corpus lacks them.
-        unknown = len({t for t in analyze(query)}) - len(ids)
-        total = float(idf.sum()) + unknown * float(np.log1p(self._n + 0.5))
-        return out / total if total > 0 else out
+    def _single(self) -> Any:
+        from index.bm25 import Bm25
+
+        if self._alone is None:
+            self._alone = Bm25([(self, np.arange(len(self), dtype=np.int64))])
+        return self._alone
 
     def save(self, directory: Path) -> None:
         """Write plain .npy/.json files, via a temporary directory renamed into place."""
@@ -234,10 +246,10 @@ class LexicalIndex:
         tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        for name in ("data", "indices", "indptr"):
-            np.save(tmp / f"{name}.npy", getattr(self, f"_{name}"), allow_pickle=False)
-        terms = sorted(self._vocab, key=self._vocab.__getitem__)
-        (tmp / "vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+        for name in ("indptr", "indices", "tf", "lengths"):
+            np.save(tmp / f"{name}.npy", getattr(self, name), allow_pickle=False)
+        (tmp / "vocab.json").write_text(json.dumps(self.terms(), ensure_ascii=False),
+                                        encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(self._manifest(), indent=2), "utf-8")
         old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
         if directory.exists():
@@ -246,7 +258,7 @@ class LexicalIndex:
         shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
-    def _settings(cls) -> dict[str, object]:
+    def settings(cls) -> dict[str, object]:
         """Manifest keys that must match on load for scores to mean the same thing."""
         return {
             "format": FORMAT,
@@ -258,13 +270,8 @@ class LexicalIndex:
         }
 
     def _manifest(self) -> dict[str, object]:
-        return {
-            **self._settings(),
-            "n_rows": self._n,
-            "n_terms": len(self._vocab),
-            "n_postings": int(len(self._data)),
-            "bm25s_version": bm25s.__version__,
-        }
+        return {**self.settings(), "n_rows": len(self), "n_terms": len(self.vocab),
+                "n_postings": int(len(self.tf))}
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
@@ -274,18 +281,20 @@ class LexicalIndex:
         if not manifest_path.is_file():
             raise FileNotFoundError(f"no lexical index at {directory} (manifest.json missing)")
         got = json.loads(manifest_path.read_text(encoding="utf-8"))
-        for key, want in cls._settings().items():
+        for key, want in cls.settings().items():
             if got.get(key) != want:
                 raise ValueError(
                     f"lexical index at {directory} has {key}={got.get(key)!r}, this code "
                     f"expects {want!r}; rebuild the index"
                 )
         terms = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
-        arrays = {
-            n: np.load(directory / f"{n}.npy", allow_pickle=False)
-            for n in ("data", "indices", "indptr")
-        }
-        index = cls({t: i for i, t in enumerate(terms)}, n_rows=got["n_rows"], **arrays)
-        if len(index._data) != got["n_postings"]:
+        arrays = {n: np.load(directory / f"{n}.npy", allow_pickle=False)
+                  for n in ("indptr", "indices", "tf", "lengths")}
+        index = cls({t: i for i, t in enumerate(terms)}, **arrays)
+        if len(index.tf) != got["n_postings"] or len(index) != got["n_rows"]:
             raise ValueError(f"lexical index at {directory} is truncated; rebuild it")
         return index
+
+
+def _cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype)

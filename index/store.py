@@ -1,20 +1,22 @@
-"""The index on disk: a versioned directory of plain files, switched into place atomically.
+"""The index on disk: immutable segments, and generations that list them, switched atomically.
 
 Layout of an index directory ``DIR``::
 
-    DIR/CURRENT            name of the live generation (replaced atomically with os.replace)
-    DIR/gen-<stamp>/       one complete build: manifest.json, articles.jsonl, sentences.npy,
-                           hashes.npy, vectors.npy, dense.faiss, lexical/
-    DIR/.checkpoint/       embedded batches of an unfinished build (see index.build)
-    DIR/.build.lock        held (flock) by the one build writing to DIR; see build_lock
+    DIR/CURRENT              name of the live generation (replaced atomically with os.replace)
+    DIR/gen-<stamp>/         a commit point: manifest.json (format version, model, settings,
+                             the segments it is made of, each with its manifest's checksum)
+                             and tombstones.json (deleted article rows, per segment)
+    DIR/segments/seg-<stamp>/  one immutable segment (see index.segments)
+    DIR/.checkpoint/         embedded batches of an unfinished build (see index.build)
+    DIR/.build.lock          held (flock) by the one build writing to DIR; see build_lock
 
-A build writes a whole new generation, then flips ``CURRENT``; a reader follows ``CURRENT``.
-Killing a build at any moment leaves the previous generation live and intact. No pickle.
-
-The manifest records an xxh3-128 checksum of every file and one per 1 MiB block. Loading checks
-files of one block whole and the first, last and two random blocks of larger ones (a different
-sample each time): 4 ms on a 2,000-article index, 9 ms on the full corpus (BENCHMARKS.md
-section 7). ``daleel verify`` (:func:`verify`) checks every byte.
+An update writes a new segment (its articles only) and a new generation naming the segments
+still live plus the new one, with tombstones for the articles it replaces or deletes; a merge
+writes one segment in place of several. Nothing is visible until ``CURRENT`` names the new
+generation, so killing a build or a merge at any moment leaves the previous generation live
+and intact; the next commit prunes what the killed one left. Pruning keeps the live and the
+previous generation and every segment either names. No pickle. Checksums: index.checksums;
+reading a generation (load, verify, read_live): index.generation.
 """
 
 from __future__ import annotations
@@ -28,30 +30,23 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from functools import cached_property
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xxhash
 
-from index import dense as dense_index
-from index.corpus import Article
-from index.lexical import LexicalIndex
-from index.sentences import SentenceTable
+from index import checksums, segments
+from index.segments import SEGMENTS, SegmentData
+from index.view import IndexData  # noqa: F401 - callers type with store.IndexData
 
-#: 2: the manifest holds checksums (version 1 indexes are rebuilt).
-FORMAT_VERSION = 2
+#: 3: a generation lists immutable segments plus tombstones (version 2 was one piece; its
+#: vectors are reused by the rebuild its message asks for).
+FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
+TOMBSTONES = "tombstones.json"
 LOCK = ".build.lock"
-BLOCK = 1 << 20
-#: Loading checks a file of up to this many blocks whole; of a larger one, the first and last
-#: blocks and SAMPLED_BLOCKS more at random.
-WHOLE_BLOCKS = 1
-SAMPLED_BLOCKS = 2
 _GENERATION = re.compile(r"gen-[0-9A-Za-z_-]{1,80}")
 
 
@@ -85,58 +80,6 @@ class IndexSpaceError(StoreError):
 
 def rebuild_hint(index_dir: Path) -> str:
     return f"Rebuild it: daleel build CORPUS_PATH --index {index_dir}"
-
-
-@dataclass
-class IndexData:
-    """Everything a loaded index holds; row i of each part is sentence i (see
-    :class:`~index.sentences.SentenceTable`)."""
-
-    manifest: dict[str, Any]
-    articles: list[Article]
-    sentences: SentenceTable
-    hashes: np.ndarray  # S16 (N,): hash of the text that was embedded for the row
-    vectors: np.ndarray  # float32 (N, dim), L2-normalized
-    dense: Any  # faiss.Index over vectors (inner product)
-    lexical: LexicalIndex
-    generation: str = ""
-
-    @cached_property
-    def article_rows(self) -> dict[str, int]:
-        """Article row by article id."""
-        return {a.id: i for i, a in enumerate(self.articles)}
-
-    @cached_property
-    def article_first_row(self) -> np.ndarray:
-        """First sentence row of each article (rows are grouped by article, in order)."""
-        arts = self.sentences.article
-        return np.searchsorted(arts, np.arange(len(self.articles)), side="left")
-
-    @cached_property
-    def article_body_row(self) -> np.ndarray:
-        """First row of each article that is not its headline."""
-        first = self.article_first_row.copy()
-        for a, row in enumerate(first.tolist()):
-            if row < len(self.sentences) and int(self.sentences.article[row]) == a:
-                title = " ".join(self.articles[a].title.split())
-                if title and " ".join(self.sentence_text(row).split()) == title:
-                    first[a] = row + 1
-        return first
-
-    @cached_property
-    def article_vectors(self) -> np.ndarray:
-        """Normalized mean of each article's sentence vectors: what the article is about."""
-        out = np.zeros((len(self.articles), self.vectors.shape[1]), dtype=np.float32)
-        if len(self.sentences):
-            starts = self.article_first_row
-            nonempty = np.flatnonzero(np.diff(np.append(starts, len(self.sentences))) > 0)
-            out[nonempty] = np.add.reduceat(np.asarray(self.vectors), starts[nonempty], axis=0)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
-
-    def sentence_text(self, row: int) -> str:
-        art, start, end = self.sentences.span(row)
-        return self.articles[art].text[start:end]
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -195,53 +138,61 @@ def build_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def save(data: IndexData, index_dir: Path) -> Path:
-    """Write ``data`` as a new generation and make it live; returns the generation path.
-
-    Call it holding :func:`build_lock`. If the disk fills up, nothing of the new generation
-    is left behind and IndexSpaceError says how much space it needs."""
+def commit(index_dir: Path, names: Sequence[str], tombstones: dict[str, list[int]],
+           info: dict[str, Any]) -> Path:
+    """Make the generation of segments ``names`` (with ``tombstones``: deleted article rows per
+    segment) live; ``info`` holds the manifest's ``model``, ``settings``, ``counts`` (live
+    articles and sentences) and what else to record. Call it holding :func:`build_lock`."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    previous = current_generation(index_dir)
-    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+    try:
+        previous = current_generation(index_dir)
+    except IndexCorruptError:
+        previous = None
+    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**9:09d}"
     tmp = index_dir / f".{name}.tmp"
     pointer_tmp = index_dir / f".{CURRENT}.{os.getpid()}.tmp"
+    entries = []
+    for seg in names:
+        folder = index_dir / SEGMENTS / seg
+        counts = segments.read_manifest(folder)["counts"]
+        entries.append({"name": seg, "manifest": segments.manifest_digest(folder), **counts})
+    dead = {seg: sorted(set(rows)) for seg, rows in tombstones.items() if rows and seg in names}
     try:
-        _write_generation(data, tmp)
+        tmp.mkdir()
+        (tmp / TOMBSTONES).write_text(json.dumps(dead), encoding="utf-8")
+        manifest = {**info, "format_version": FORMAT_VERSION, "segments": entries,
+                    "committed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    **checksums.describe(tmp)}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
+        checksums.fsync_tree(tmp)
         os.rename(tmp, index_dir / name)
         pointer_tmp.write_text(name + "\n", encoding="utf-8")
-        _fsync_file(pointer_tmp)
+        checksums.fsync_file(pointer_tmp)
     except BaseException as exc:
         for path in (tmp, index_dir / name):  # not live yet: CURRENT still names `previous`
             shutil.rmtree(path, ignore_errors=True)
         pointer_tmp.unlink(missing_ok=True)
         if no_space(exc):
-            raise space_error(index_dir, estimated_bytes(data), exc) from exc
+            raise space_error(index_dir, 1 << 20, exc) from exc
         raise
     os.replace(pointer_tmp, index_dir / CURRENT)  # the atomic switch
-    _fsync_dir(index_dir)
+    checksums.fsync_dir(index_dir)
     _prune(index_dir, keep={name, previous.name if previous else name})
     return index_dir / name
 
 
-def _write_generation(data: IndexData, tmp: Path) -> None:
-    tmp.mkdir()
-    with open(tmp / "articles.jsonl", "w", encoding="utf-8") as fh:
-        for art in data.articles:
-            fh.write(json.dumps(asdict(art), ensure_ascii=False) + "\n")
-    np.save(tmp / "sentences.npy", SentenceTable(data.sentences).array, allow_pickle=False)
-    np.save(tmp / "hashes.npy", data.hashes, allow_pickle=False)
-    np.save(tmp / "vectors.npy", np.asarray(data.vectors, np.float32), allow_pickle=False)
-    dense_index.save(data.dense, tmp / "dense.faiss")
-    data.lexical.save(tmp / "lexical")
-    manifest = dict(data.manifest)
-    manifest["format_version"] = FORMAT_VERSION
-    files = sorted(p for p in tmp.rglob("*") if p.is_file())
-    manifest["files"] = {p.relative_to(tmp).as_posix(): p.stat().st_size for p in files}
-    sums = {p.relative_to(tmp).as_posix(): _checksums(p) for p in files}
-    manifest["checksums"] = {rel: whole for rel, (whole, _) in sums.items()}
-    manifest["blocks"] = {rel: blocks for rel, (_, blocks) in sums.items()}
-    (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
-    _fsync_tree(tmp)
+def save(data: SegmentData, index_dir: Path, info: dict[str, Any] | None = None) -> Path:
+    """Write ``data`` as the one segment of a new live generation (a full build); returns the
+    generation. A full disk leaves nothing of it behind and raises IndexSpaceError."""
+    try:
+        name = segments.write(index_dir, data)
+    except BaseException as exc:
+        if no_space(exc):
+            raise space_error(index_dir, estimated_bytes(data), exc) from exc
+        raise
+    counts = {"articles": len(data.articles), "sentences": len(data.hashes)}
+    return commit(index_dir, [name], {}, {"model": data.model, "settings": data.settings,
+                                          "counts": counts, **(info or {})})
 
 
 def no_space(exc: BaseException) -> bool:
@@ -266,92 +217,12 @@ def space_error(index_dir: Path, needed: int, exc: BaseException) -> IndexSpaceE
     )
 
 
-def estimated_bytes(data: IndexData) -> int:
-    """About what a generation of ``data`` takes on disk (the flat/IVF index copies vectors)."""
+def estimated_bytes(data: SegmentData) -> int:
+    """About what a segment of ``data`` takes on disk (the flat/IVF index copies vectors)."""
     text = sum(len(a.text) + len(a.title) for a in data.articles) * 2
     vectors = int(np.asarray(data.vectors).nbytes)
-    return (text + 2 * vectors + int(data.hashes.nbytes) + data.sentences.array.nbytes
+    return (text + 2 * vectors + 3 * int(data.hashes.nbytes) + data.sentences.array.nbytes
             + data.lexical.nbytes)
-
-
-def load(index_dir: str | Path, *, fingerprint: str | None = None) -> IndexData:
-    """Load the live generation, checking its manifest, model fingerprint and checksums."""
-    index_dir = Path(index_dir)
-    gen = _live(index_dir)
-    manifest = read_manifest(gen, index_dir)
-    _check_model(manifest, fingerprint, index_dir)
-    check_files(gen, manifest, index_dir, full=False)
-    try:
-        with open(gen / "articles.jsonl", encoding="utf-8") as fh:
-            articles = [Article(**json.loads(line)) for line in fh]
-        sentences = SentenceTable(np.load(gen / "sentences.npy", allow_pickle=False))
-        hashes = np.load(gen / "hashes.npy", allow_pickle=False)
-        # Memory-mapped: FAISS holds its own copy; these rows are read only for a few
-        # lexical-only candidates per question.
-        vectors = np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        dense = dense_index.load(gen / "dense.faiss")
-        lexical = LexicalIndex.load(gen / "lexical")
-    except (OSError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as exc:
-        raise IndexCorruptError(
-            f"The index at {index_dir} is damaged ({type(exc).__name__}: {exc}). "
-            f"{rebuild_hint(index_dir)}"
-        ) from exc
-    counts = manifest["counts"]
-    n = counts["sentences"]
-    if not (
-        len(articles) == counts["articles"]
-        and len(sentences) == n
-        and hashes.shape == (n,)
-        and vectors.shape == (n, manifest["model"]["dim"])
-        and dense.ntotal == n
-        and len(lexical) == n
-    ):
-        raise IndexCorruptError(
-            f"The index at {index_dir} is inconsistent (counts differ from its manifest). "
-            f"{rebuild_hint(index_dir)}"
-        )
-    return IndexData(manifest, articles, sentences, hashes, vectors, dense, lexical, gen.name)
-
-
-def verify(index_dir: str | Path) -> dict[str, Any]:
-    """Check every file of the live generation against its checksum (``daleel verify``).
-
-    Returns the manifest's ``counts`` with the generation and bytes checked; raises
-    IndexCorruptError (naming the file) or another StoreError."""
-    index_dir = Path(index_dir)
-    gen = _live(index_dir)
-    manifest = read_manifest(gen, index_dir)
-    check_files(gen, manifest, index_dir, full=True)
-    return {"generation": gen.name, **manifest["counts"], "files": len(manifest["files"]),
-            "bytes": sum(manifest["files"].values())}
-
-
-def read_vectors(
-    index_dir: str | Path, fingerprint: str
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """``(hashes, vectors)`` of the live generation (vectors memory-mapped), or None when
-    there is none or another model built it: what a rebuild reuses instead of embedding.
-    Both files are checked whole first: a damaged vector must not spread to the next index."""
-    index_dir = Path(index_dir)
-    gen = current_generation(index_dir)
-    if gen is None:
-        return None
-    manifest = read_manifest(gen, index_dir)
-    if manifest["model"]["fingerprint"] != fingerprint:
-        return None
-    for rel in ("hashes.npy", "vectors.npy"):
-        _check_file(gen, rel, manifest, index_dir, full=True)
-    return (
-        np.load(gen / "hashes.npy", allow_pickle=False),
-        np.load(gen / "vectors.npy", mmap_mode="r", allow_pickle=False),
-    )
-
-
-def read_model(index_dir: str | Path) -> dict[str, Any]:
-    """The ``model`` block of the live generation's manifest (name, fingerprint, dim,
-    backend): what :meth:`index.encoder.Encoder.from_manifest` takes."""
-    index_dir = Path(index_dir)
-    return read_manifest(_live(index_dir), index_dir)["model"]
 
 
 def _live(index_dir: Path) -> Path:
@@ -361,145 +232,42 @@ def _live(index_dir: Path) -> Path:
     return gen
 
 
-def _check_model(manifest: dict[str, Any], fingerprint: str | None, index_dir: Path) -> None:
-    model = manifest["model"]
-    if fingerprint is not None and model["fingerprint"] != fingerprint:
-        raise IndexModelMismatchError(
-            f"The index at {index_dir} was built with embedding model {model['name']!r} "
-            f"(fingerprint {model['fingerprint']}), not the model loaded now (fingerprint "
-            f"{fingerprint}). Use the same --model, or {rebuild_hint(index_dir).lower()}"
-        )
-
-
-def read_manifest(gen: Path, index_dir: Path) -> dict[str, Any]:
-    """The generation's manifest, its format version and shape checked (not its files)."""
-    try:
-        manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise IndexCorruptError(
-            f"The index at {index_dir} has no readable manifest ({exc}). {rebuild_hint(index_dir)}"
-        ) from exc
-    version = manifest.get("format_version") if isinstance(manifest, dict) else None
-    if version != FORMAT_VERSION:
-        raise IndexFormatError(
-            f"The index at {index_dir} has format version {version!r}; this daleel reads "
-            f"version {FORMAT_VERSION}. {rebuild_hint(index_dir)}"
-        )
-    if problem := _manifest_problem(manifest):
-        raise _corrupt(index_dir, f"its manifest is malformed ({problem})")
-    return manifest
-
-
-def _manifest_problem(m: dict[str, Any]) -> str | None:
-    """What is wrong with a manifest's shape, or None: the schema of what loading relies on."""
-    def ints(d: Any, keys: tuple[str, ...]) -> bool:
-        return isinstance(d, dict) and all(
-            type(d.get(k)) is int and d[k] >= 0 for k in keys)
-
-    def strs(d: Any, keys: tuple[str, ...]) -> bool:
-        return isinstance(d, dict) and all(isinstance(d.get(k), str) for k in keys)
-
-    model, files, sums, blocks = (m.get(k) for k in ("model", "files", "checksums", "blocks"))
-    if not (strs(model, ("name", "fingerprint", "backend")) and ints(model, ("dim",))
-            and model["dim"] > 0):
-        return "'model' needs name, fingerprint, backend and a positive dim"
-    if not ints(m.get("counts"), ("articles", "sentences")):
-        return "'counts' needs articles and sentences as whole numbers"
-    if not (isinstance(files, dict) and files and ints(files, tuple(files))):
-        return "'files' must map each file to its size"
-    if any(rel.startswith("/") or ".." in rel.split("/") or "\\" in rel for rel in files):
-        return "'files' names a path outside the generation"
-    if not (isinstance(sums, dict) and set(sums) == set(files) and strs(sums, tuple(sums))):
-        return "'checksums' must give a checksum for every file"
-    if not (isinstance(blocks, dict) and set(blocks) == set(files) and all(
-            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in blocks.values())):
-        return "'blocks' must list the block checksums of every file"
-    return None
-
-
-def check_files(gen: Path, manifest: dict[str, Any], index_dir: Path, *, full: bool) -> None:
-    """Each file of the generation against its size and checksum; a file of more than
-    WHOLE_BLOCKS blocks by a sample of them unless ``full``. Raises IndexCorruptError naming
-    the first damaged file."""
-    for rel, blocks in manifest["blocks"].items():
-        _check_file(gen, rel, manifest, index_dir, full=full or len(blocks) <= WHOLE_BLOCKS)
-
-
-def _check_file(gen: Path, rel: str, manifest: dict[str, Any], index_dir: Path, *,
-                full: bool) -> None:
-    path, size = gen / rel, manifest["files"][rel]
-    try:
-        ok_size = path.is_file() and path.stat().st_size == size
-        if not ok_size:
-            raise _corrupt(index_dir, f"{rel} is missing or truncated")
-        if full:
-            ok = _checksums(path)[0] == manifest["checksums"][rel]
-        else:
-            ok = _sampled_blocks_match(path, manifest["blocks"][rel])
-    except OSError as exc:
-        raise _corrupt(index_dir, f"{rel} cannot be read ({exc.strerror or exc})") from exc
-    if not ok:
-        raise _corrupt(index_dir, f"{rel} does not match its checksum (its bytes changed after "
-                                  "the build: disk damage or an edit)")
-
-
-def _checksums(path: Path) -> tuple[str, list[str]]:
-    """xxh3-128 of the whole file and xxh3-64 of each BLOCK, in one streamed read."""
-    whole, blocks = xxhash.xxh3_128(), []
-    with open(path, "rb") as fh:
-        while block := fh.read(BLOCK):
-            whole.update(block)
-            blocks.append(xxhash.xxh3_64_hexdigest(block))
-    return whole.hexdigest(), blocks
-
-
-def _sampled_blocks_match(path: Path, blocks: list[str]) -> bool:
-    """The first, last and SAMPLED_BLOCKS random blocks of ``path`` against their checksums
-    (a different sample each load, so repeated loads cover the file)."""
-    n = len(blocks)
-    if n == 0:
-        return True
-    rng = np.random.default_rng()
-    picks = {0, n - 1, *rng.choice(n, size=min(n, SAMPLED_BLOCKS), replace=False).tolist()}
-    with open(path, "rb") as fh:
-        for i in sorted(picks):
-            fh.seek(i * BLOCK)
-            if xxhash.xxh3_64_hexdigest(fh.read(BLOCK)) != blocks[i]:
-                return False
-    return True
-
-
 def text_hash(text: str) -> bytes:
     """16-byte hash of an embedded text: the key of the embedding cache."""
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def _prune(index_dir: Path, keep: set[str]) -> None:
-    """Remove old generations and leftovers of crashed builds (keeps the previous one)."""
+    """Remove old generations, segments no kept generation names, and what crashed builds
+    left (keeps the previous generation, which a reader may still be loading)."""
+    referenced: set[str] = set()
+    for name in keep:
+        with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+            manifest = json.loads((index_dir / name / MANIFEST).read_text(encoding="utf-8"))
+            referenced |= {e["name"] for e in manifest.get("segments", [])}
     for child in index_dir.iterdir():
+        if child.name.startswith(f".{CURRENT}.") and child.suffix == ".tmp":
+            child.unlink(missing_ok=True)  # a killed commit's pointer, never switched in
         if child.name in keep or not child.is_dir():
             continue
         crashed = child.name.startswith(".gen-") and child.suffix == ".tmp"
         if child.name.startswith("gen-") or crashed:
             shutil.rmtree(child, ignore_errors=True)
+    root = index_dir / SEGMENTS
+    for child in root.iterdir() if root.is_dir() else []:
+        if child.name not in referenced and (child.name.startswith("seg-")
+                                             or child.name.startswith(".seg-")):
+            shutil.rmtree(child, ignore_errors=True)
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
+#: Reading a generation lives in index.generation; ``store.load`` and the others still work.
+_READING = ("load", "read_live", "legacy_vectors", "verify", "read_model", "read_manifest",
+            "Live")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def __getattr__(name: str) -> Any:
+    if name in _READING:
+        from index import generation
 
-
-def _fsync_tree(root: Path) -> None:
-    for p in root.rglob("*"):
-        if p.is_file():
-            _fsync_file(p)
-    for p in [root, *[d for d in root.rglob("*") if d.is_dir()]]:
-        _fsync_dir(p)
+        return getattr(generation, name)
+    raise AttributeError(f"module 'index.store' has no attribute {name!r}")

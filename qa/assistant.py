@@ -1,8 +1,9 @@
 """The assistant: one object with ``search``, ``search_batch`` and ``ask`` over an index.
 
-It follows its index directory: when a rebuild switches the directory to a new generation,
-a background thread loads it while requests keep using the old one, then swaps the reference
-in one assignment. No request waits for, or fails during, a reload.
+It follows its index directory: when a rebuild or an update switches the directory to a new
+generation, a background thread loads it (reading only the segments it does not hold yet)
+while requests keep using the old one, then swaps the reference in one assignment. No request
+waits for, or fails during, a reload.
 """
 
 from __future__ import annotations
@@ -183,7 +184,11 @@ class Assistant:
             self._reloading.release()
 
     def _load(self) -> Retriever:
-        data = store.load(self.index_dir, fingerprint=self.encoder.fingerprint)
+        # Segments never change: those the served generation already loaded are reused, so
+        # a reload after an update reads only its new segment.
+        previous = getattr(self, "_retriever", None)
+        data = store.load(self.index_dir, fingerprint=self.encoder.fingerprint,
+                          reuse=previous.data if previous is not None else None)
         return Retriever(data, self.encoder, self.settings)
 
 

@@ -233,7 +233,8 @@ def prepare_index(
     stamp = {"corpus_sha256": hashlib.sha256(blob).hexdigest(),
              "model": encoder.fingerprint, "context": context}
     index_dir, stamp_file = ddir / "index", ddir / "corpus.stamp.json"
-    if store.current_generation(index_dir) and _read_json(stamp_file) == stamp:
+    if store.current_generation(index_dir) and _read_json(stamp_file) == stamp and _readable(
+            index_dir):
         logger.info("Reusing the index at %s (same corpus)", index_dir)
         return index_dir, {"dir": str(index_dir), "rebuilt": False, "embedded": 0,
                            "build_seconds": 0.0}
@@ -245,6 +246,15 @@ def prepare_index(
     stamp_file.write_text(json.dumps(stamp), encoding="utf-8")
     return index_dir, {"dir": str(index_dir), "rebuilt": True, "embedded": report.embedded,
                        "build_seconds": round(report.seconds, 1)}
+
+
+def _readable(index_dir: Path) -> bool:
+    """Whether this daleel reads the index (an older format is rebuilt, reusing its vectors)."""
+    try:
+        store.read_model(index_dir)
+    except store.StoreError:
+        return False
+    return True
 
 
 def index_name(path: Path, n_distractors: int | None, corpus: Sequence, context: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from index.encoder.cache import default_cache_dir, ensure_folder
+from index.encoder.cache import compiled_cache, default_cache_dir, ensure_folder
 from index.encoder.export import CALIBRATION_TEXTS, trace_onnx
 from index.encoder.openvino_int8 import quantize
 
@@ -84,7 +84,7 @@ class Int8Net:
 
         self._model: Any = ov.Core().compile_model(str(folder / "reader.xml"), "CPU", {
             "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
-            "CPU_RUNTIME_CACHE_CAPACITY": 16,
+            "CPU_RUNTIME_CACHE_CAPACITY": 16, **compiled_cache(folder),
             "INFERENCE_NUM_THREADS": threads or os.cpu_count() or 1})
         self._request = self._model.create_infer_request()
         self._lock = threading.Lock()

@@ -12,7 +12,6 @@ from functools import cached_property
 
 import numpy as np
 
-from index import dense as dense_index
 from index.encoder import Encoder
 from index.store import IndexData
 from qa import rank
@@ -77,8 +76,7 @@ class Retriever:
         if allowed is None:
             dense_scores, dense_rows = self.data.dense.search(qvecs, depth)
         else:
-            dense_scores, dense_rows = dense_index.search_within(
-                self.data.dense, self.data.vectors, qvecs, depth, allowed)
+            dense_scores, dense_rows = self.data.dense.search_within(qvecs, depth, allowed)
         return [
             self._candidates(q, qvecs[i], dense_rows[i], dense_scores[i],
                              context[i] if context is not None else None, allowed)

@@ -55,14 +55,19 @@ class BackendSpec:
     extra: str | None = None
     #: Module whose ``BACKEND`` implements :class:`Backend`; None for the in-process torch path.
     module: str | None = None
+    #: Of ``packages``, those running an export needs (the others only make one: NNCF and
+    #: onnx take ~5 s to import here, which a one-article update should not pay).
+    runtime: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, BackendSpec] = {
     TORCH: BackendSpec(TORCH),
     OPENVINO_INT8: BackendSpec(
-        OPENVINO_INT8, ("openvino", "nncf", "onnx"), None, "index.encoder.openvino_int8"
+        OPENVINO_INT8, ("openvino", "nncf", "onnx"), None, "index.encoder.openvino_int8",
+        ("openvino",),
     ),
-    ONNX_INT8: BackendSpec(ONNX_INT8, ("onnxruntime", "onnx"), "onnx", "index.encoder.onnx_int8"),
+    ONNX_INT8: BackendSpec(ONNX_INT8, ("onnxruntime", "onnx"), "onnx", "index.encoder.onnx_int8",
+                           ("onnxruntime",)),
 }
 BACKENDS = tuple(REGISTRY)
 
@@ -76,10 +81,11 @@ def spec(backend: str) -> BackendSpec:
     return REGISTRY[backend]
 
 
-def require(backend: str) -> None:
-    """Import the backend's packages, or raise ImportError naming the pip line."""
+def require(backend: str, *, export: bool = True) -> None:
+    """Import the backend's packages (only those running an export needs, unless ``export``),
+    or raise ImportError naming the pip line."""
     entry = spec(backend)
-    for name in entry.packages:
+    for name in entry.packages if export else entry.runtime:
         try:
             with telemetry_off():
                 __import__(name)
@@ -90,12 +96,13 @@ def require(backend: str) -> None:
             ) from exc
 
 
-def implementation(backend: str) -> Backend:
-    """The :class:`Backend` that runs ``backend`` (an int8 one), its packages checked first."""
+def implementation(backend: str, *, export: bool = True) -> Backend:
+    """The :class:`Backend` that runs ``backend`` (an int8 one), its packages checked first
+    (only those running an export needs, unless ``export``)."""
     entry = spec(backend)
     if entry.module is None:
         raise ValueError(f"The {backend!r} backend runs in process; it has no export to run.")
-    require(backend)
+    require(backend, export=export)
     return importlib.import_module(entry.module).BACKEND
 
 

@@ -23,6 +23,22 @@ def default_cache_dir() -> Path:
     return Path(base) / "daleel" / "models"
 
 
+#: OpenVINO's compiled models, beside the exports they are compiled from (see compiled_cache).
+COMPILED = "openvino-compiled"
+
+
+def compiled_cache(export: Path) -> dict[str, str]:
+    """OpenVINO's CACHE_DIR setting for the export in ``export``: a folder beside it where a
+    compiled model is kept, so that a later process loads it in about 0.5 s instead of
+    compiling it again (3-5 s here). OpenVINO keys each blob by the model and the compile
+    settings, so the exports share the folder safely; a blob is ~400 MB (the embedding table,
+    unpacked). Nothing (compile every time) where that folder cannot be written."""
+    folder = export.parent / COMPILED
+    with contextlib.suppress(OSError):
+        folder.mkdir(exist_ok=True)
+    return {"CACHE_DIR": str(folder)} if os.access(folder, os.W_OK) else {}
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -88,6 +88,9 @@ class Encoder:
             self.fast = export.load(
                 self._st, backend, source_id=self.fingerprint, model_path=self.path, name=self.name
             )
+            from index.encoder import light
+
+            light.remember(self)  # so that later builds can skip loading this model
 
     @classmethod
     def from_manifest(
@@ -149,27 +152,32 @@ class Encoder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
     def _fingerprint(self) -> str:
-        """Hash of what decides the vectors: weights identity, config files, prompts, length."""
-        digest = hashlib.sha256()
-        settings = {
-            "name": self.name,
-            "dim": self.dim,
-            "query_prompt": self.query_prompt,
-            "passage_prompt": self.passage_prompt,
-            "max_seq_length": self._st.max_seq_length,
-        }
-        digest.update(json.dumps(settings, sort_keys=True).encode())
-        if self.path is not None and self.path.is_dir():
-            for f in sorted(self.path.rglob("*")):
-                if not f.is_file():
-                    continue
-                rel = f.relative_to(self.path).as_posix()
-                digest.update(rel.encode())
-                if f.suffix in {".json", ".txt", ".model"}:
-                    if f.name != "daleel-conversion.json":
-                        digest.update(f.read_bytes())
-                else:
-                    # sha256 of the whole file, hashed once, then known by size and mtime
-                    digest.update(cache.known_sha256(f).encode())
-        return digest.hexdigest()[:32]
+        return fingerprint(self.name, self.dim, self.query_prompt, self.passage_prompt,
+                           self._st.max_seq_length, self.path)
 
+
+def fingerprint(name: str, dim: int, query_prompt: str, passage_prompt: str,
+                max_seq_length: int, path: Path | None) -> str:
+    """Hash of what decides the vectors: weights identity, config files, prompts, length."""
+    digest = hashlib.sha256()
+    settings = {
+        "name": name,
+        "dim": dim,
+        "query_prompt": query_prompt,
+        "passage_prompt": passage_prompt,
+        "max_seq_length": max_seq_length,
+    }
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    if path is not None and path.is_dir():
+        for f in sorted(path.rglob("*")):
+            if not f.is_file():
+                continue
+            rel = f.relative_to(path).as_posix()
+            digest.update(rel.encode())
+            if f.suffix in {".json", ".txt", ".model"}:
+                if f.name != "daleel-conversion.json":
+                    digest.update(f.read_bytes())
+            else:
+                # sha256 of the whole file, hashed once, then known by size and mtime
+                digest.update(cache.known_sha256(f).encode())
+    return digest.hexdigest()[:32]

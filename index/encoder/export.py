@@ -83,16 +83,20 @@ def load(
 ) -> FastModel:
     """Export ``st`` for ``backend`` if not cached yet, and return a runner for it."""
     folder = ensure_export(st, backend, source_id=source_id, model_path=model_path, name=name)
-    return FastModel(st, folder)
+    return FastModel.for_st(st, folder)
 
 
 def export_dir(source_id: str, backend: str, model_path: Path | None, name: str) -> Path:
     """Where the export of one model (``source_id``: its fingerprint) for one backend lives."""
-    if model_path is not None and os.access(model_path.parent, os.W_OK):
-        root, stem = model_path.parent, model_path.name
-    else:
-        root, stem = default_cache_dir(), re.sub(r"[^\w.-]+", "_", name)
+    root, stem = export_root(model_path, name)
     return root / f"{stem}.{backend}-{source_id[:12]}-v{EXPORT_VERSION}"
+
+
+def export_root(model_path: Path | None, name: str) -> tuple[Path, str]:
+    """The folder a model's exports go to (beside it, else the cache) and their name stem."""
+    if model_path is not None and os.access(model_path.parent, os.W_OK):
+        return model_path.parent, model_path.name
+    return default_cache_dir(), re.sub(r"[^\w.-]+", "_", name)
 
 
 def ensure_export(

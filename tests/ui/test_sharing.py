@@ -103,13 +103,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed")
 @pytest.mark.parametrize("viewport", [(1366, 900), (390, 844)], ids=["desktop", "phone"])
-def test_login_then_ask_with_an_outlet_filter_and_rate(site, viewport) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    from tests.ui.test_browser import CHROMIUM_ARGS, SHOTS
-
+def test_login_then_ask_with_an_outlet_filter_and_rate(site, viewport, browser) -> None:
+    shots = Path(__file__).resolve().parent / "screenshots"
     width, height = viewport
-    with serving(site) as url, sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with serving(site) as url:
         context = browser.new_context(viewport={"width": width, "height": height}, locale="ar",
                                       is_mobile=width < 600, has_touch=width < 600)
         page = context.new_page()
@@ -140,14 +137,13 @@ def test_login_then_ask_with_an_outlet_filter_and_rate(site, viewport) -> None:
         answer.wait_for()
         assert "ارتفعت أسعار النفط" in answer.text_content()  # the BBC sentence, not CNN's
         assert "تراجعت" not in answer.text_content()
-        SHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"filter-row-{width}.png"))
+        shots.mkdir(exist_ok=True)
+        page.screenshot(path=str(shots / f"filter-row-{width}.png"))
         answer.scroll_into_view_if_needed()
-        page.screenshot(path=str(SHOTS / f"filtered-answer-{width}.png"))
+        page.screenshot(path=str(shots / f"filtered-answer-{width}.png"))
         page.locator('#daleel-chat button[aria-label="إعجاب"]').first.click()
         page.locator("#daleel-feedback-status .feedback-note").wait_for()
         record = json.loads((site / "feedback.jsonl").read_text(
             encoding="utf-8").splitlines()[-1])
         assert record["user"] == USER and record["question"] == QUESTION
         context.close()
-        browser.close()

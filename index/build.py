@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from index.lexical import ANALYZER_VERSION, LexicalIndex
 from index.segment import MAX_SENTENCE_CHARS, split_sentences
 from index.segments import SegmentData, content_hash
 from index.sentences import SentenceTable
+
+if TYPE_CHECKING:
+    from index.cluster import RayCluster
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +82,7 @@ def build_index(
     progress: Progress | None = None,
     wait: bool = False,
     merge_all: bool = False,
+    cluster: RayCluster | None = None,
 ) -> BuildReport:
     """Read ``paths``, write what changed as a new segment, and switch ``index_dir`` to it.
 
@@ -85,6 +90,8 @@ def build_index(
     An encoder the build made itself is let go as soon as the embedding is done, so that the
     model (~1 GB with its int8 runtime) is not held through the FAISS and BM25 builds; none is
     made when ``paths`` is empty. ``merge_all`` merges every segment into one afterwards.
+    ``cluster`` (index.cluster) reads, splits and embeds on a Ray cluster; its encoder is the
+    default then. Everything else, and the index it writes, is the same.
 
     Articles already indexed from files under none of ``paths`` are kept (index.changes).
     One build at a time writes to ``index_dir``: another running one makes this raise
@@ -93,7 +100,7 @@ def build_index(
     """
     index_dir, started = Path(index_dir), time.perf_counter()
     with store.build_lock(index_dir, wait=wait):
-        report = _build(list(paths), index_dir, encoder, context, progress)
+        report = _build(list(paths), index_dir, encoder, context, progress, cluster)
         done = merge.run(index_dir, force=merge_all)
         if done is not None:
             report.generation, report.merged, report.segments = (
@@ -104,8 +111,14 @@ def build_index(
 
 def _build(paths: list[str | Path], index_dir: Path,
            encoder: Encoder | Callable[[], Encoder] | None, context: str,
-           progress: Progress | None) -> BuildReport:
-    corpus = read_corpus(paths) if paths else Corpus([], [], [])
+           progress: Progress | None, cluster: RayCluster | None) -> BuildReport:
+    split: Callable[[str], list[tuple[int, int]]] = split_sentences
+    if not paths:
+        corpus = Corpus([], [], [])
+    elif cluster is not None:
+        corpus, split = cluster.read(paths)
+    else:
+        corpus = read_corpus(paths)
     live, warning = _read_live(index_dir)
     if warning:
         corpus.warnings.append(warning)
@@ -117,7 +130,7 @@ def _build(paths: list[str | Path], index_dir: Path,
                                           f"{store.rebuild_hint(index_dir)}")
         return _summarize(report, live.manifest["counts"], len(live.segments))
     owned = encoder is None or callable(encoder)
-    encoder = (encoder or Encoder)() if owned else encoder
+    encoder = (encoder or (cluster.encoder if cluster else Encoder))() if owned else encoder
     model = {"name": encoder.name, "fingerprint": encoder.fingerprint, "dim": encoder.dim,
              "backend": encoder.backend}
     settings = {"context": context, "max_sentence_chars": MAX_SENTENCE_CHARS,
@@ -127,10 +140,10 @@ def _build(paths: list[str | Path], index_dir: Path,
     segs = live.segments if live else []
     change = changes.plan(corpus.articles, corpus.origins, changes.resolved_roots(paths), segs,
                           live.tombstones if live else {}, keep_rows=keep_rows)
-    rows, texts, keys = _rows(change.write)
+    rows, texts, keys = _rows(change.write, split)
     if keep_rows and (flips := changes.settle_repeats(change, segs, keys)):
         changes.rewrite(change, flips)
-        rows, texts, keys = _rows(change.write)
+        rows, texts, keys = _rows(change.write, split)
     for name in ("added", "changed", "removed", "unchanged", "rewritten"):
         setattr(report, name, getattr(change, name))
     kept = segs if keep_rows else []
@@ -192,9 +205,10 @@ def _read_live(index_dir: Path) -> tuple[store.Live | None, str]:
         return None, (f"{exc} Building it anew from the given paths only.")
 
 
-def _rows(articles: list[Article]) -> tuple[list[tuple[int, int, int]], list[str], np.ndarray]:
+def _rows(articles: list[Article], split: Callable[[str], list[tuple[int, int]]]
+          ) -> tuple[list[tuple[int, int, int]], list[str], np.ndarray]:
     """Each sentence's (article row, start, end), its text, and the hash of its text."""
-    rows = [(a, s, e) for a, art in enumerate(articles) for s, e in split_sentences(art.text)]
+    rows = [(a, s, e) for a, art in enumerate(articles) for s, e in split(art.text)]
     texts = [articles[a].text[s:e] for a, s, e in rows]
     return rows, texts, np.array([store.text_hash(t) for t in texts], dtype="S16")
 

@@ -142,6 +142,13 @@ def iter_articles(
 
     Raises FileNotFoundError at once (before anything is read) if a path does not exist.
     """
+    roots = check_paths(paths)
+    return _iter(roots, skipped, warnings, {} if formats is None else formats,
+                 [] if origins is None else origins)
+
+
+def check_paths(paths: Iterable[str | Path] | str | Path) -> list[Path]:
+    """``paths`` as Paths; FileNotFoundError (what to give instead) for one that is missing."""
     roots = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     for root in roots:
         if not (root.exists() or root.is_symlink()):  # a broken link or loop is skipped later
@@ -149,59 +156,81 @@ def iter_articles(
                 f"corpus path not found: {root} (give files or folders holding "
                 f"{', '.join(SUPPORTED_SUFFIXES)} articles)"
             )
-    return _iter(roots, skipped, warnings, {} if formats is None else formats,
-                 [] if origins is None else origins)
+    return roots
 
 
 def _iter(roots: list[Path], skipped: list[Skipped], warnings: list[str],
           formats: dict[str, int], origins: list[str]) -> Iterator[Article]:
     """Generator behind iter_articles: walk, read, normalize dates, rename duplicate ids."""
-    seen_ids: set[str] = set()
-    next_n: dict[str, int] = {}
-    seen_files: set[Path] = set()
+    ids = UniqueIds()
+    for path, file_id, suffix, real in walk_files(roots, skipped, warnings):
+        for item in read_file(path, file_id, suffix, warnings):
+            if isinstance(item, Skipped):
+                skipped.append(item)
+                continue
+            kind = FORMAT_OF[suffix]
+            formats[kind] = formats.get(kind, 0) + 1
+            origins.append(real)
+            yield ids.accept(item, warnings)
+
+
+def walk_files(roots: list[Path], skipped: list[Skipped],
+               warnings: list[str]) -> Iterator[tuple[Path, str, str, str]]:
+    """Each file to read under ``roots``, once: (path, file id, suffix, resolved path)."""
+    seen: set[str] = set()
     for path, file_id, suffix in _walk(roots, skipped):
-        real = Path(os.path.realpath(path))  # never raises: _walk let through no link loop
-        if real in seen_files:
+        real = os.path.realpath(path)  # never raises: _walk let through no link loop
+        if real in seen:
             warnings.append(f"{path} was given more than once; read it once")
             continue
-        seen_files.add(real)
-        kind, odd_dates, first_odd = FORMAT_OF[suffix], 0, ""
-        try:
-            for item in _read_file(path, file_id, suffix, warnings):
-                if isinstance(item, Skipped):
-                    skipped.append(item)
-                    continue
-                if item.date:
-                    date, understood = normalize_date(item.date)
-                    if not understood:
-                        odd_dates += 1
-                        first_odd = first_odd or f"{item.date!r} at {item.path}"
-                    elif date != item.date:
-                        item = dataclasses.replace(item, date=date)
-                if item.id in seen_ids:
-                    n = next_n.get(item.id, 2)
-                    while f"{item.id}#{n}" in seen_ids:
-                        n += 1
-                    next_n[item.id] = n + 1
-                    new_id = f"{item.id}#{n}"
-                    warnings.append(
-                        f"duplicate id {item.id!r} in {item.path} renamed to {new_id!r} "
-                        "(the first article keeps the id)"
-                    )
-                    item = dataclasses.replace(item, id=new_id)
-                seen_ids.add(item.id)
-                formats[kind] = formats.get(kind, 0) + 1
-                origins.append(str(real))
-                yield item
-        except Exception as exc:  # one odd file must not stop a 30,000-article import
-            log.exception("unexpected error reading %s", path)
-            skipped.append(
-                Skipped(str(path), f"unexpected error ({exc!r}); please report it with this file")
-            )
-        if odd_dates:
-            warnings.append(f"{path}: {odd_dates} date(s) not understood, kept as written "
-                            f"(first: {first_odd}); write dates as ISO 8601 (2019-07-26) or "
-                            "as 'Fri, 06 Apr 2018 16:20:45 +0400'")
+        seen.add(real)
+        yield path, file_id, suffix, real
+
+
+def read_file(path: Path, file_id: str, suffix: str,
+              warnings: list[str]) -> Iterator[Article | Skipped]:
+    """The articles (dates made ISO 8601) and skipped records of one file, in file order.
+
+    Article ids are the file's own: :class:`UniqueIds` makes them unique across files."""
+    odd_dates, first_odd = 0, ""
+    try:
+        for item in _read_file(path, file_id, suffix, warnings):
+            if isinstance(item, Article) and item.date:
+                date, understood = normalize_date(item.date)
+                if not understood:
+                    odd_dates += 1
+                    first_odd = first_odd or f"{item.date!r} at {item.path}"
+                elif date != item.date:
+                    item = dataclasses.replace(item, date=date)
+            yield item
+    except Exception as exc:  # one odd file must not stop a 30,000-article import
+        log.exception("unexpected error reading %s", path)
+        yield Skipped(str(path), f"unexpected error ({exc!r}); please report it with this file")
+    if odd_dates:
+        warnings.append(f"{path}: {odd_dates} date(s) not understood, kept as written "
+                        f"(first: {first_odd}); write dates as ISO 8601 (2019-07-26) or "
+                        "as 'Fri, 06 Apr 2018 16:20:45 +0400'")
+
+
+class UniqueIds:
+    """Renames an article whose id was seen before (``id#2``, ``id#3``...): the first keeps it."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self._next: dict[str, int] = {}
+
+    def accept(self, item: Article, warnings: list[str]) -> Article:
+        if item.id in self.seen:
+            n = self._next.get(item.id, 2)
+            while f"{item.id}#{n}" in self.seen:
+                n += 1
+            self._next[item.id] = n + 1
+            new_id = f"{item.id}#{n}"
+            warnings.append(f"duplicate id {item.id!r} in {item.path} renamed to {new_id!r} "
+                            "(the first article keeps the id)")
+            item = dataclasses.replace(item, id=new_id)
+        self.seen.add(item.id)
+        return item
 
 
 def _suffix(name: str) -> str | None:

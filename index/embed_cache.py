@@ -78,18 +78,27 @@ class EmbeddingCache:
 
     def embed(self, encoder: Encoder, todo: list[tuple[bytes, str, int]], out: np.ndarray,
               progress: Progress | None, every: int) -> None:
-        """Embed each ``(hash, text, row)`` into ``out[row]``, checkpointing every ``every``."""
+        """Embed each ``(hash, text, row)`` into ``out[row]``, checkpointing every ``every``.
+
+        An encoder with ``map_chunks`` (index.cluster's) is given every chunk at once and
+        hands them back as they finish, in any order; others embed one chunk after another."""
         # Sorting by length makes each batch's texts alike in length: far less padding.
         todo = sorted(todo, key=lambda item: len(item[1]))
+        chunks = [todo[i : i + every] for i in range(0, len(todo), every)]
+        texts = [[text for _, text, _ in chunk] for chunk in chunks]
+        mapper = getattr(encoder, "map_chunks", None)
+        results = mapper(texts) if mapper else (
+            (i, encoder.encode_passages(batch)) for i, batch in enumerate(texts))
+        done = 0
         if progress:
             progress(0, len(todo))
-        for i in range(0, len(todo), every):
-            keys, batch, rows = zip(*todo[i : i + every], strict=True)
-            vecs = encoder.encode_passages(list(batch))
+        for i, vecs in results:
+            keys, _, rows = zip(*chunks[i], strict=True)
             out[list(rows)] = vecs
-            self._checkpoint(i // every, keys, vecs)
+            self._checkpoint(i, keys, vecs)
+            done += len(rows)
             if progress:
-                progress(min(i + every, len(todo)), len(todo))
+                progress(done, len(todo))
 
     def _checkpoint(self, n: int, keys: tuple[bytes, ...], vecs: np.ndarray) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,25 @@ MAX_BATCH = 128
 STAMP = "daleel-export.json"
 
 
+#: Threads for the int8 runtime, when set (a positive integer): what a Ray actor sets to the CPUs
+#: it was given, and what a shared server can set to leave cores to others.
+THREADS_ENV = "DALEEL_THREADS"
+
+
+def threads() -> int:
+    """``$DALEEL_THREADS`` when set, else :func:`physical_cores`."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value:
+        try:
+            if (n := int(value)) >= 1:
+                return n
+        except ValueError:
+            pass
+        raise ValueError(f"{THREADS_ENV}={value!r}: give a whole number of threads, at least 1, "
+                         "or unset it to use every physical core")
+    return physical_cores()
+
+
 def physical_cores() -> int:
     """Physical cores this process may use: int8 kernels gain nothing from SMT siblings."""
     cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
@@ -55,7 +74,7 @@ class FastModel:
         self.folder = folder
         self._preprocess = preprocess
         self.dim = dim
-        self.threads = physical_cores()
+        self.threads = threads()
         self._run = backends.implementation(self.backend, export=False).runner(folder,
                                                                                self.threads)
         # Batches are cut from one padded tensor by slicing off trailing padding columns, which

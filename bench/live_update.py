@@ -130,15 +130,22 @@ def main() -> None:
 
     records = unindexed(args.index, args.new + 2)
     out: dict = {}
+
+    def save() -> None:  # after every step: a run cut short keeps what it measured
+        args.out.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", "utf-8")
+
     write(args.corpus / "live" / "one.jsonl", records[:1])
     out["one_article_s"] = round(cli_build(args.corpus, args.index), 1)
+    save()
     write(args.corpus / "live" / "batch.jsonl", records[1:1 + args.new])
     out[f"{args.new}_articles_s"] = round(cli_build(args.corpus, args.index), 1)
+    save()
     merged = args.index.with_name(args.index.name + "-merged")
     shutil.rmtree(merged, ignore_errors=True)
     shutil.copytree(args.index, merged, copy_function=lambda s, d: Path(d).hardlink_to(s),
                     ignore=shutil.ignore_patterns(".build.lock", ".checkpoint"))
     out["merge_s"] = round(cli_build(args.corpus, merged, "--merge"), 1)
+    save()
     bots = {"segments": Assistant.load(args.index, watch=False),
             "merged": Assistant.load(merged, watch=False)}
     out["segments"] = len(bots["segments"].data.segments)
@@ -150,8 +157,10 @@ def main() -> None:
         fresh = Assistant.load(args.fresh, watch=False)
         same = [a == b for a, b in zip(top5(bots["segments"], qs), top5(fresh, qs), strict=True)]
         out["same_top5_as_fresh"] = f"{sum(same)}/{len(qs)}"
+    save()
     bots["segments"].ask(qs[0]), bots["merged"].ask(qs[0])  # warm
     out["ask"] = latency(bots, qs)
+    save()
     out["watch_answerable_s"] = round(watch_latency(args.corpus, args.index, records[-1]), 1)
     import os
     import platform

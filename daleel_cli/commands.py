@@ -30,7 +30,7 @@ def build(args: argparse.Namespace) -> int:
 
         cluster = RayCluster(args.ray, model=args.model, backend=args.backend,
                              workers=args.ray_workers)
-        encoder = cluster.encoder
+        encoder = None  # the build embeds with the cluster's workers
         print(f"Building on the Ray cluster at {args.ray}: {cluster.workers} embedding "
               f"worker{'s' if cluster.workers != 1 else ''}", flush=True)
     try:

@@ -262,13 +262,6 @@ class RemoteEncoder:
         for key, value in described[0].items():
             setattr(self, key, value)
 
-    @property
-    def workers(self) -> int:
-        return len(self._actors)
-
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return next(iter(self.map_chunks([list(texts)])))[1]
-
     def map_chunks(self, chunks: Sequence[list[str]]) -> Iterator[tuple[int, np.ndarray]]:
         """``(i, vectors of chunks[i])`` for every chunk, once each, in the order they finish."""
         ray, lost_kinds = self._ray, _lost_errors(self._ray)

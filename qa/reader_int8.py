@@ -14,6 +14,7 @@ import numpy as np
 from index.encoder.cache import compiled_cache, default_cache_dir, ensure_folder
 from index.encoder.export import CALIBRATION_TEXTS, trace_onnx
 from index.encoder.openvino_int8 import quantize
+from index.encoder.runtime import pin_threads
 
 #: Bump when the export changes: it is part of the folder's name.
 EXPORT_VERSION = 1
@@ -85,7 +86,8 @@ class Int8Net:
         self._model: Any = ov.Core().compile_model(str(folder / "reader.xml"), "CPU", {
             "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
             "CPU_RUNTIME_CACHE_CAPACITY": 16, **compiled_cache(folder),
-            "INFERENCE_NUM_THREADS": threads or os.cpu_count() or 1})
+            "INFERENCE_NUM_THREADS": threads or os.cpu_count() or 1,
+            "ENABLE_CPU_PINNING": pin_threads()})
         self._request = self._model.create_infer_request()
         self._lock = threading.Lock()
 

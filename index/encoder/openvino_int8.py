@@ -14,6 +14,7 @@ import numpy as np
 from index.encoder import export
 from index.encoder.backends import Runner, telemetry_off
 from index.encoder.cache import compiled_cache
+from index.encoder.runtime import pin_threads
 
 #: NNCF's SmoothQuant alpha for matmuls (see OpenVINOInt8.export).
 SMOOTH_QUANT_ALPHA = 0.65
@@ -67,6 +68,7 @@ class _Compiled:
                 # which grew a full-corpus build by ~2 GB. Batches come sorted by length.
                 "CPU_RUNTIME_CACHE_CAPACITY": 16,
                 "INFERENCE_NUM_THREADS": self.threads,
+                "ENABLE_CPU_PINNING": pin_threads(),
                 # Compiled once, then loaded from the cache by later processes (~0.5 s).
                 **self.cache,
             }

@@ -44,6 +44,14 @@ def threads() -> int:
     return physical_cores()
 
 
+def pin_threads() -> bool:
+    """Whether the runtime may pin its threads to cores: only while this process owns the
+    machine. With ``$DALEEL_THREADS`` set it holds a share, and every process that pins starts
+    at the same first core: two single-thread Ray actors on one machine then share one core
+    (each ran at ~44% of a core, BENCHMARKS.md section 11) while the other idles."""
+    return not os.environ.get(THREADS_ENV, "").strip()
+
+
 def physical_cores() -> int:
     """Physical cores this process may use: int8 kernels gain nothing from SMT siblings."""
     cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()

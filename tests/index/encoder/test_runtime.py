@@ -184,3 +184,15 @@ def test_int8_encoder_used_in_bulk_can_be_freed(int8_encoder: Encoder) -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=180
     )
     assert done.returncode == 0 and "freed (160, 384)" in done.stdout, done.stderr[-2000:]
+
+
+def test_a_share_of_the_machine_is_not_pinned_to_cores(monkeypatch) -> None:
+    # Ray actors (and shared servers) set DALEEL_THREADS: pinning would put every such process
+    # on the same first cores.
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    assert runtime.pin_threads() and runtime.threads() == runtime.physical_cores()
+    monkeypatch.setenv(runtime.THREADS_ENV, "1")
+    assert not runtime.pin_threads() and runtime.threads() == 1
+    monkeypatch.setenv(runtime.THREADS_ENV, "two")
+    with pytest.raises(ValueError, match="DALEEL_THREADS='two'"):
+        runtime.threads()

@@ -7,9 +7,10 @@ Given an index built from CORPUS (a folder), this measures from the command line
 * ask() latency (median, p95, interleaved) on the resulting many-segment index and on a merged
   copy (hard links: segments never change), and whether both return the same top-5 for
   ``--questions`` questions (headlines of indexed articles, and their first sentences);
-* with ``--fresh DIR`` (a full build of the same corpus), the same top-5 comparison with it;
 * ``daleel watch``: an article dropped into a watched folder, until a running Assistant (hot
-  reload on) answers with it.
+  reload on) answers with it;
+* with ``--fresh DIR`` (a full build of the corpus plus the watched article), after the watch
+  step, the same top-5 comparison with it.
 
     .venv/bin/python bench/live_update.py CORPUS --index DIR [--new 200] [--questions 200]
 
@@ -34,7 +35,7 @@ RESULTS = REPO / "bench" / "results"
 
 
 def unindexed(index_dir: Path, n: int) -> list[dict]:
-    """The first ``n`` ANT records whose ids the index does not hold."""
+    """The first ``n`` ANT records with text whose ids the index does not hold."""
     from index import store
 
     known = {a.id for a in store.load(index_dir).articles}
@@ -42,7 +43,8 @@ def unindexed(index_dir: Path, n: int) -> list[dict]:
     with gzip.open(ANT, "rt", encoding="utf-8") as fh:
         for line in fh:
             rec = json.loads(line)
-            if rec.get("docno", rec.get("id")) not in known:
+            # Records the index skipped (empty text) are not new articles.
+            if rec.get("docno", rec.get("id")) not in known and str(rec.get("text", "")).strip():
                 out.append(rec)
                 if len(out) == n:
                     break
@@ -78,10 +80,26 @@ def top5(bot, qs: list[str]) -> list[list[tuple]]:
     return [[(h.article_id, h.start) for h in hits] for hits in bot.search_batch(qs, k=5)]
 
 
+def agreement(a, b, qs: list[str]) -> str:
+    """How many of ``qs`` get the same top-5 from Assistants ``a`` and ``b``: "n/len"."""
+    same = sum(x == y for x, y in zip(top5(a, qs), top5(b, qs), strict=True))
+    return f"{same}/{len(qs)}"
+
+
+def probe(bot, nprobe: int | None) -> None:
+    """Every IVF segment of ``bot`` probes ``nprobe`` lists (None: all of them, exact)."""
+    for seg in bot.data.segments:
+        if hasattr(seg.dense, "nlist"):
+            seg.dense.nprobe = nprobe or seg.dense.nlist
+
+
 def latency(bots: dict, qs: list[str]) -> dict[str, dict[str, float]]:
     times: dict[str, list[float]] = {name: [] for name in bots}
-    for q in qs:  # interleaved: load on the machine hits both alike
-        for name, bot in bots.items():
+    names = list(bots)
+    for i, q in enumerate(qs):  # interleaved, each first every other time (ABBA): a runtime is
+        # slower after a pause (BENCHMARKS.md section 10), so a fixed order favours the second
+        for name in names if i % 2 == 0 else names[::-1]:
+            bot = bots[name]
             start = time.perf_counter()
             bot.ask(q)
             times[name].append((time.perf_counter() - start) * 1000)
@@ -150,18 +168,21 @@ def main() -> None:
             "merged": Assistant.load(merged, watch=False)}
     out["segments"] = len(bots["segments"].data.segments)
     qs = questions(bots["merged"], args.questions)
-    same = [a == b for a, b in zip(top5(bots["segments"], qs), top5(bots["merged"], qs),
-                                   strict=True)]
-    out["same_top5_as_merged"] = f"{sum(same)}/{len(qs)}"
-    if args.fresh:
-        fresh = Assistant.load(args.fresh, watch=False)
-        same = [a == b for a, b in zip(top5(bots["segments"], qs), top5(fresh, qs), strict=True)]
-        out["same_top5_as_fresh"] = f"{sum(same)}/{len(qs)}"
+    out["same_top5_as_merged"] = agreement(bots["segments"], bots["merged"], qs)
     save()
     bots["segments"].ask(qs[0]), bots["merged"].ask(qs[0])  # warm
     out["ask"] = latency(bots, qs)
     save()
     out["watch_answerable_s"] = round(watch_latency(args.corpus, args.index, records[-1]), 1)
+    save()
+    if args.fresh:  # now the segments hold every article of the corpus, as the fresh build does
+        segments = Assistant.load(args.index, watch=False)
+        fresh = Assistant.load(args.fresh, watch=False)
+        out["fresh_articles"] = len(fresh.data.articles)
+        out["segments_articles_after_watch"] = len(segments.data.articles)
+        out["same_top5_as_fresh"] = agreement(segments, fresh, qs)
+        probe(segments, None), probe(fresh, None)  # exact dense: what is left is the segments'
+        out["same_top5_as_fresh_exact_dense"] = agreement(segments, fresh, qs)
     import os
     import platform
 

@@ -38,12 +38,12 @@ import numpy as np
 
 from index import store
 from index.corpus import (
-    FORMAT_OF,
     Article,
     Corpus,
     Skipped,
     UniqueIds,
     check_paths,
+    collect,
     read_file,
     walk_files,
 )
@@ -153,15 +153,13 @@ class RayCluster:
             for items, file_warnings, spans in self._get(ref, "reading the corpus"):
                 _, _, suffix, real = next(done)
                 warnings.extend(file_warnings)
-                for item, item_spans in zip(items, spans, strict=True):
-                    if isinstance(item, Skipped):
-                        skipped.append(item)
-                        continue
-                    kind = FORMAT_OF[suffix]
-                    corpus.formats[kind] = corpus.formats.get(kind, 0) + 1
-                    corpus.origins.append(real)
-                    corpus.articles.append(ids.accept(item, warnings))
-                    offsets[store.text_hash(item.text)] = item_spans
+                articles = list(collect(items, suffix, real, ids, skipped, warnings,
+                                        corpus.formats, corpus.origins))
+                corpus.articles.extend(articles)
+                # A renamed id keeps its text, so its offsets are found by the text's hash.
+                for article, article_spans in zip(articles, [s for s in spans if s is not None],
+                                                  strict=True):
+                    offsets[store.text_hash(article.text)] = article_spans
         return corpus, functools.partial(_looked_up, offsets)
 
     def _get(self, ref: Any, doing: str) -> Any:

@@ -164,14 +164,24 @@ def _iter(roots: list[Path], skipped: list[Skipped], warnings: list[str],
     """Generator behind iter_articles: walk, read, normalize dates, rename duplicate ids."""
     ids = UniqueIds()
     for path, file_id, suffix, real in walk_files(roots, skipped, warnings):
-        for item in read_file(path, file_id, suffix, warnings):
-            if isinstance(item, Skipped):
-                skipped.append(item)
-                continue
-            kind = FORMAT_OF[suffix]
-            formats[kind] = formats.get(kind, 0) + 1
-            origins.append(real)
-            yield ids.accept(item, warnings)
+        yield from collect(read_file(path, file_id, suffix, warnings), suffix, real, ids,
+                           skipped, warnings, formats, origins)
+
+
+def collect(items: Iterable[Article | Skipped], suffix: str, real: str, ids: UniqueIds,
+            skipped: list[Skipped], warnings: list[str], formats: dict[str, int],
+            origins: list[str]) -> Iterator[Article]:
+    """The articles among one file's ``items`` (read_file), ids made unique by ``ids``, each
+    counted in ``formats`` and its file ``real`` added to ``origins``; skipped records go to
+    ``skipped``. What a local read and a cluster read (index.cluster) both do with a file."""
+    kind = FORMAT_OF[suffix]
+    for item in items:
+        if isinstance(item, Skipped):
+            skipped.append(item)
+            continue
+        formats[kind] = formats.get(kind, 0) + 1
+        origins.append(real)
+        yield ids.accept(item, warnings)
 
 
 def walk_files(roots: list[Path], skipped: list[Skipped],

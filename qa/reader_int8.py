@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from index.encoder import runtime
 from index.encoder.cache import compiled_cache, default_cache_dir, ensure_folder
 from index.encoder.export import CALIBRATION_TEXTS, trace_onnx
 from index.encoder.openvino_int8 import quantize
-from index.encoder.runtime import pin_threads
 
 #: Bump when the export changes: it is part of the folder's name.
 EXPORT_VERSION = 1
@@ -76,18 +76,17 @@ def ensure(net, tokenizer, config, cache_dir: Path | None = None) -> Path:
 
 class Int8Net:
     """Runs the exported reader: token arrays in, (answer, start, end) numpy arrays out; one
-    request at a time (a question's candidates are one batch), on all cores."""
+    request at a time (a question's candidates are one batch), on runtime.threads() threads
+    ($DALEEL_THREADS, else every physical core)."""
 
     def __init__(self, folder: Path, threads: int | None = None) -> None:
-        import os
-
         import openvino as ov
 
         self._model: Any = ov.Core().compile_model(str(folder / "reader.xml"), "CPU", {
             "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
             "CPU_RUNTIME_CACHE_CAPACITY": 16, **compiled_cache(folder),
-            "INFERENCE_NUM_THREADS": threads or os.cpu_count() or 1,
-            "ENABLE_CPU_PINNING": pin_threads()})
+            "INFERENCE_NUM_THREADS": threads or runtime.threads(),
+            "ENABLE_CPU_PINNING": runtime.pin_threads()})
         self._request = self._model.create_infer_request()
         self._lock = threading.Lock()
 

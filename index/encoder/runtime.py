@@ -32,7 +32,7 @@ THREADS_ENV = "DALEEL_THREADS"
 
 def threads() -> int:
     """``$DALEEL_THREADS`` when set, else :func:`physical_cores`."""
-    value = os.environ.get(THREADS_ENV, "").strip()
+    value = _threads_env()
     if value:
         try:
             if (n := int(value)) >= 1:
@@ -49,7 +49,11 @@ def pin_threads() -> bool:
     machine. With ``$DALEEL_THREADS`` set it holds a share, and every process that pins starts
     at the same first core: two single-thread Ray actors on one machine then share one core
     (each ran at ~44% of a core, BENCHMARKS.md section 11) while the other idles."""
-    return not os.environ.get(THREADS_ENV, "").strip()
+    return not _threads_env()
+
+
+def _threads_env() -> str:
+    return os.environ.get(THREADS_ENV, "").strip()
 
 
 def physical_cores() -> int:

@@ -7,7 +7,8 @@ this starts is reachable from 127.0.0.1 only:
 
 Starts ``ray.init(num_cpus=2)``, builds CORPUS (a folder of .txt articles; the last case edits
 one) and EXTRA (more articles) into OUT/<case> for each case below, stops the cluster, and
-prints one JSON line: each case's build report (and what it saw) by name.
+writes OUT/results.json: each case's build report (and what it saw) by name. (A file, not
+stdout: Ray's raylet prints its own notices, a killed worker for one, to this process's stdout.)
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ if __name__ == "__main__":
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}})
     try:
-        print(json.dumps(main(corpus, extra, out), ensure_ascii=False))
+        results = main(corpus, extra, out)
+        (out / "results.json").write_text(json.dumps(results, ensure_ascii=False),
+                                          encoding="utf-8")
     finally:
         ray.shutdown()

@@ -40,7 +40,7 @@ def cases(tmp_path_factory):
     if run.returncode and "cannot make a network namespace" in run.stderr:
         pytest.skip(run.stderr.strip())
     assert run.returncode == 0, run.stderr[-4000:]
-    results = json.loads(run.stdout.strip().splitlines()[-1])
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     # What the last case did to the corpus, done on one machine: edit, then update.
     shutil.copytree(local / "plain", local / "updated")
     local_update = build_index([corpus], local / "updated", encoder=FakeEncoder())

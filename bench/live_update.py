@@ -2,8 +2,9 @@
 
 Given an index built from CORPUS (a folder), this measures from the command line:
 
-* one new article, then ``--new`` new articles (the next ones of the ANT corpus), each written
-  as a file into CORPUS/live/ and indexed with ``daleel build CORPUS``: wall time;
+* a build with nothing new (it records the files' stamps), one new article, then ``--new``
+  new articles (the next ones of the ANT corpus), each written as a file into CORPUS/live/
+  and indexed with ``daleel build CORPUS``: wall time;
 * ask() latency (median, p95, interleaved) on the resulting many-segment index and on a merged
   copy (hard links: segments never change), and whether both return the same top-5 for
   ``--questions`` questions (headlines of indexed articles, and their first sentences);
@@ -152,6 +153,10 @@ def main() -> None:
     def save() -> None:  # after every step: a run cut short keeps what it measured
         args.out.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", "utf-8")
 
+    # Nothing new: reads the corpus once and, for an index built before builds recorded file
+    # stamps, records them (index.corpus.SourceFile); later builds skip the unchanged files.
+    out["no_change_s"] = round(cli_build(args.corpus, args.index), 1)
+    save()
     write(args.corpus / "live" / "one.jsonl", records[:1])
     out["one_article_s"] = round(cli_build(args.corpus, args.index), 1)
     save()

@@ -40,6 +40,7 @@ from index.sentences import SentenceTable
 
 if TYPE_CHECKING:
     from index.cluster import RayCluster
+    from index.generation import Live
 
 logger = logging.getLogger(__name__)
 
@@ -113,13 +114,13 @@ def _build(paths: list[str | Path], index_dir: Path,
            encoder: Encoder | Callable[[], Encoder] | None, context: str,
            progress: Progress | None, cluster: RayCluster | None) -> BuildReport:
     split: Callable[[str], list[tuple[int, int]]] = split_sentences
+    live, warning = _read_live(index_dir)
     if not paths:
         corpus = Corpus([], [], [])
     elif cluster is not None:
         corpus, split = cluster.read(paths)
-    else:
-        corpus = read_corpus(paths)
-    live, warning = _read_live(index_dir)
+    else:  # files unchanged since the live generation read them are not read again
+        corpus = read_corpus(paths, live.sources if live else None)
     if warning:
         corpus.warnings.append(warning)
     report = BuildReport(index_dir, live.generation.name if live else "", 0, 0, 0, 0, 0, 0.0,
@@ -138,8 +139,15 @@ def _build(paths: list[str | Path], index_dir: Path,
     keep_rows = live is not None and live.manifest["settings"] == settings and all(
         live.manifest["model"][k] == model[k] for k in ("fingerprint", "dim"))
     segs = live.segments if live else []
-    change = changes.plan(corpus.articles, corpus.origins, changes.resolved_roots(paths), segs,
-                          live.tombstones if live else {}, keep_rows=keep_rows)
+    if corpus.unread and not (keep_rows and live and _unread_hold(corpus, live)):
+        corpus = read_corpus(paths)
+        corpus.warnings += [warning] if warning else []
+        report.skipped, report.warnings, report.formats = (
+            corpus.skipped, corpus.warnings, corpus.formats)
+    roots = changes.resolved_roots(paths)
+    change = changes.plan(corpus.articles, corpus.origins, roots, segs,
+                          live.tombstones if live else {}, keep_rows=keep_rows,
+                          unread=corpus.unread)
     rows, texts, keys = _rows(change.write, split)
     if keep_rows and (flips := changes.settle_repeats(change, segs, keys)):
         changes.rewrite(change, flips)
@@ -147,7 +155,9 @@ def _build(paths: list[str | Path], index_dir: Path,
     for name in ("added", "changed", "removed", "unchanged", "rewritten"):
         setattr(report, name, getattr(change, name))
     kept = segs if keep_rows else []
-    if keep_rows and change.empty:
+    sources = {path: rec for path, rec in (live.sources if live else {}).items()
+               if not changes.under(path, roots)} | corpus.files
+    if keep_rows and change.empty and sources == live.sources:
         return _summarize(report, live.manifest["counts"], len(segs))
     names, dead = [], {}
     for seg in kept:
@@ -182,7 +192,8 @@ def _build(paths: list[str | Path], index_dir: Path,
             "skipped": [{"path": s.path, "reason": s.reason} for s in corpus.skipped],
             "update": {k: getattr(change, k) for k in
                        ("added", "changed", "removed", "unchanged", "rewritten")}}
-    report.generation = store.commit(index_dir, names, dead, info).name
+    report.generation = store.commit(index_dir, names, dead, info, {
+        path: rec.to_json() for path, rec in sorted(sources.items())}).name
     cache.clear()
     report.written = len(rows)
     return _summarize(report, live_counts, len(names))
@@ -203,6 +214,24 @@ def _read_live(index_dir: Path) -> tuple[store.Live | None, str]:
                       "sources in the old index are not carried over).")
     except store.IndexCorruptError as exc:
         return None, (f"{exc} Building it anew from the given paths only.")
+
+
+def _unread_hold(corpus: Corpus, live: Live) -> bool:
+    """Whether the live articles of the files read_corpus left unread (unchanged on disk) are
+    what reading those files again would give: each file's articles are all live, none of
+    their ids was renamed as a duplicate, and none is the id of an article read now (which
+    of two articles keeps a shared id depends on the order of the files)."""
+    held: dict[str, int] = dict.fromkeys(corpus.unread, 0)
+    ids: set[str] = set()
+    for seg in live.segments:
+        gone = live.tombstones.get(seg.name, set())
+        for row, origin in enumerate(seg.origins):
+            if origin in held and row not in gone:
+                held[origin] += 1
+                ids.add(seg.ids[row])
+    return (all(held[f] == corpus.files[f].articles and not corpus.files[f].renamed
+                for f in corpus.unread)
+            and not any(article.id in ids for article in corpus.articles))
 
 
 def _rows(articles: list[Article], split: Callable[[str], list[tuple[int, int]]]

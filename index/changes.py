@@ -22,7 +22,7 @@ their vectors then taken from the embedding cache where they exist.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,11 +63,13 @@ def resolved_roots(paths: Sequence[str | Path]) -> list[str]:
 
 def plan(articles: Sequence[Article], origins: Sequence[str], roots: Sequence[str],
          live: Sequence[SegmentPlan], dead: dict[str, set[int]], *,
-         keep_rows: bool) -> Change:
+         keep_rows: bool, unread: Collection[str] = ()) -> Change:
     """The change from the live segments (``dead``: their tombstones) to what was read.
 
     ``keep_rows`` is False when the live rows cannot be kept (another model or settings):
-    every live article still wanted is then written again."""
+    every live article still wanted is then written again. ``unread``: files not read because
+    unchanged on disk (index.corpus.read_corpus); their live articles count as read and
+    unchanged (only with ``keep_rows``)."""
     change = Change(dead={seg: set(rows) for seg, rows in dead.items()})
     where: dict[str, tuple[SegmentPlan, int]] = {}
     for seg in live:
@@ -93,7 +95,9 @@ def plan(articles: Sequence[Article], origins: Sequence[str], roots: Sequence[st
     for article_id, (seg, row) in where.items():
         if article_id in seen:
             continue
-        if under(seg.origins[row], roots):
+        if seg.origins[row] in unread:
+            change.unchanged += 1
+        elif under(seg.origins[row], roots):
             change.dead.setdefault(seg.name, set()).add(row)
             change.removed += 1
         elif not keep_rows:

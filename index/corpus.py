@@ -18,8 +18,9 @@ import logging
 import os
 import re
 import stat
+import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,13 @@ STRAY_RATIO = 20  # UTF-8 with stray bytes: at least this many valid multi-byte 
 BINARY_SAMPLE = 65536  # bytes/chars inspected to tell binary from text
 BINARY_CONTROL_RATIO = 0.10  # more control characters than this in the sample -> binary
 MIN_ARABIC_RATIO = 0.30  # share of Arabic letters needed to accept a cp1256 decoding
+#: Bump when reading an unchanged file can give other articles than before (parsing, cleaning,
+#: dates): builds then read every file again instead of trusting the unchanged ones.
+READER_VERSION = 1
+#: A file modified this close to (or after) the moment it was read could change again within
+#: the file system's timestamp granularity unseen: it is not trusted, and read again next time
+#: (git's "racy" rule).
+RACY_NS = 2_000_000_000
 
 # UTF-32 LE must be tested before UTF-16 LE: its BOM starts with the UTF-16 LE one.
 _WIDE_BOMS = (
@@ -115,21 +123,72 @@ class Corpus:
     #: The file each article was read from, resolved (os.path.realpath): what an update
     #: compares to tell a deleted article from one of another source.
     origins: list[str] = field(default_factory=list)
+    #: What each file gave, by resolved path: recorded with the index, so that the next build
+    #: can skip the file while it is unchanged on disk (see read_corpus).
+    files: dict[str, SourceFile] = field(default_factory=dict)
+    #: Files not read because ``known`` said they are unchanged: their articles are not in
+    #: ``articles`` (the index holds them), their skipped records and warnings are.
+    unread: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """What reading one file gave, and the file's stamp then (size and modification time in
+    ns, its file id, READER_VERSION): while the stamp holds, reading it again gives the same."""
+
+    stamp: tuple[int, str, int, int]
+    articles: int
+    format: str
+    skipped: tuple[Skipped, ...] = ()
+    warnings: tuple[str, ...] = ()
+    #: An article id of it was renamed as a duplicate: its ids depend on other files.
+    renamed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stamp": list(self.stamp), "articles": self.articles, "format": self.format,
+                "skipped": [[s.path, s.reason] for s in self.skipped],
+                "warnings": list(self.warnings), "renamed": self.renamed}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> SourceFile | None:
+        """The record ``to_json`` wrote, or None for anything else (it is then read again)."""
+        try:
+            version, file_id, size, mtime = obj["stamp"]
+            skipped = tuple(Skipped(str(path), str(reason)) for path, reason in obj["skipped"])
+            return cls((int(version), str(file_id), int(size), int(mtime)), int(obj["articles"]),
+                       str(obj["format"]), skipped, tuple(str(w) for w in obj["warnings"]),
+                       bool(obj["renamed"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def file_stamp(real: str, file_id: str) -> tuple[int, str, int, int] | None:
+    """The stamp of file ``real`` read under ``file_id`` now, or None if it cannot be had."""
+    try:
+        st = os.stat(real)
+    except OSError:
+        return None
+    return (READER_VERSION, file_id, st.st_size, st.st_mtime_ns)
 
 
 class _Skip(Exception):
     """Raised inside a reader when an input cannot be used; the message is the Skipped reason."""
 
 
-def read_corpus(paths: Iterable[str | Path] | str | Path) -> Corpus:
-    """Read every article under `paths` (files or folders) into memory."""
-    skipped: list[Skipped] = []
-    warnings: list[str] = []
-    formats: dict[str, int] = {}
-    origins: list[str] = []
-    articles = list(iter_articles(paths, skipped, warnings, formats, origins))
-    log.debug("read %d articles, skipped %d", len(articles), len(skipped))
-    return Corpus(articles, skipped, warnings, formats, origins)
+def read_corpus(paths: Iterable[str | Path] | str | Path,
+                known: Mapping[str, SourceFile] | None = None) -> Corpus:
+    """Read every article under `paths` (files or folders) into memory.
+
+    ``known``: what an earlier read gave per file (its ``files``). A file whose stamp still
+    matches is not read again: it goes to ``unread``, its skipped records and warnings are
+    repeated. The caller (index.build) keeps its articles from the index, and reads again
+    without ``known`` where its ids could now come out otherwise (a duplicate id across files).
+    """
+    corpus = Corpus([], [], [])
+    corpus.articles = list(_iter(check_paths(paths), corpus, known or {}))
+    log.debug("read %d articles, skipped %d, %d files unchanged", len(corpus.articles),
+              len(corpus.skipped), len(corpus.unread))
+    return corpus
 
 
 def iter_articles(
@@ -142,9 +201,9 @@ def iter_articles(
 
     Raises FileNotFoundError at once (before anything is read) if a path does not exist.
     """
-    roots = check_paths(paths)
-    return _iter(roots, skipped, warnings, {} if formats is None else formats,
-                 [] if origins is None else origins)
+    corpus = Corpus([], skipped, warnings, {} if formats is None else formats,
+                    [] if origins is None else origins)
+    return _iter(check_paths(paths), corpus, {})
 
 
 def check_paths(paths: Iterable[str | Path] | str | Path) -> list[Path]:
@@ -159,13 +218,32 @@ def check_paths(paths: Iterable[str | Path] | str | Path) -> list[Path]:
     return roots
 
 
-def _iter(roots: list[Path], skipped: list[Skipped], warnings: list[str],
-          formats: dict[str, int], origins: list[str]) -> Iterator[Article]:
-    """Generator behind iter_articles: walk, read, normalize dates, rename duplicate ids."""
-    ids = UniqueIds()
+def _iter(roots: list[Path], corpus: Corpus,
+          known: Mapping[str, SourceFile]) -> Iterator[Article]:
+    """Generator behind read_corpus: walk, read (or skip what ``known`` says is unchanged),
+    normalize dates, rename duplicate ids; each file's outcome goes to ``corpus.files``."""
+    ids, started = UniqueIds(), time.time_ns()
+    skipped, warnings = corpus.skipped, corpus.warnings
     for path, file_id, suffix, real in walk_files(roots, skipped, warnings):
-        yield from collect(read_file(path, file_id, suffix, warnings), suffix, real, ids,
-                           skipped, warnings, formats, origins)
+        stamp = file_stamp(real, file_id)
+        old = known.get(real)
+        if stamp is not None and old is not None and old.stamp == stamp:
+            corpus.unread.add(real)
+            corpus.files[real] = old
+            skipped += old.skipped
+            warnings += old.warnings
+            corpus.formats[old.format] = corpus.formats.get(old.format, 0) + old.articles
+            continue
+        n_skipped, n_warnings, n_renamed, n = len(skipped), len(warnings), ids.renamed, 0
+        for article in collect(read_file(path, file_id, suffix, warnings), suffix, real, ids,
+                               skipped, warnings, corpus.formats, corpus.origins):
+            n += 1
+            yield article
+        whole_file = any(s.path == str(path) for s in skipped[n_skipped:])  # maybe passing
+        if stamp is not None and stamp[3] < started - RACY_NS and not whole_file:
+            corpus.files[real] = SourceFile(stamp, n, FORMAT_OF[suffix],
+                                            tuple(skipped[n_skipped:]),
+                                            tuple(warnings[n_warnings:]), ids.renamed > n_renamed)
 
 
 def collect(items: Iterable[Article | Skipped], suffix: str, real: str, ids: UniqueIds,
@@ -228,6 +306,7 @@ class UniqueIds:
     def __init__(self) -> None:
         self.seen: set[str] = set()
         self._next: dict[str, int] = {}
+        self.renamed = 0
 
     def accept(self, item: Article, warnings: list[str]) -> Article:
         if item.id in self.seen:
@@ -239,6 +318,7 @@ class UniqueIds:
             warnings.append(f"duplicate id {item.id!r} in {item.path} renamed to {new_id!r} "
                             "(the first article keeps the id)")
             item = dataclasses.replace(item, id=new_id)
+            self.renamed += 1
         self.seen.add(item.id)
         return item
 

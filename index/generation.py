@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from index import checksums, segments
+from index.corpus import SourceFile
 from index.segments import SEGMENTS, Segment, SegmentError, SegmentPlan
 from index.store import (
     FORMAT_VERSION,
     MANIFEST,
+    SOURCES,
     TOMBSTONES,
     IndexCorruptError,
     IndexFormatError,
@@ -93,6 +95,8 @@ class Live:
     manifest: dict[str, Any]
     segments: list[SegmentPlan]
     tombstones: dict[str, set[int]]
+    #: What each source file gave when last read (index.corpus.SourceFile), by resolved path.
+    sources: dict[str, SourceFile]
 
 
 def read_live(index_dir: Path) -> Live | None:
@@ -109,7 +113,20 @@ def read_live(index_dir: Path) -> Live | None:
             plans.append(SegmentPlan.read(index_dir / SEGMENTS / entry["name"], entry["manifest"]))
         except SegmentError as exc:
             raise _corrupt(index_dir, str(exc)) from exc
-    return Live(gen, manifest, plans, {seg: set(rows) for seg, rows in dead.items()})
+    return Live(gen, manifest, plans, {seg: set(rows) for seg, rows in dead.items()},
+                _read_sources(gen))
+
+
+def _read_sources(gen: Path) -> dict[str, SourceFile]:
+    """The generation's source-file records (checksummed with its files); none if it has no
+    such file or an odd one: every file is then read again, which costs time, not results."""
+    try:
+        obj = json.loads((gen / SOURCES).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    records = {path: SourceFile.from_json(rec) for path, rec in obj.items()} if isinstance(
+        obj, dict) else {}
+    return {path: rec for path, rec in records.items() if rec is not None}
 
 
 def legacy_vectors(index_dir: Path, fingerprint: str) -> tuple[np.ndarray, np.ndarray] | None:

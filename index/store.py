@@ -5,7 +5,9 @@ Layout of an index directory ``DIR``::
     DIR/CURRENT              name of the live generation (replaced atomically with os.replace)
     DIR/gen-<stamp>/         a commit point: manifest.json (format version, model, settings,
                              the segments it is made of, each with its manifest's checksum)
-                             and tombstones.json (deleted article rows, per segment)
+                             and tombstones.json (deleted article rows, per segment);
+                             sources.json: what each source file gave and its stamp then
+                             (index.corpus.SourceFile), so that a build skips unchanged files
     DIR/segments/seg-<stamp>/  one immutable segment (see index.segments)
     DIR/.checkpoint/         embedded batches of an unfinished build (see index.build)
     DIR/.build.lock          held (flock) by the one build writing to DIR; see build_lock
@@ -46,6 +48,7 @@ FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 TOMBSTONES = "tombstones.json"
+SOURCES = "sources.json"
 LOCK = ".build.lock"
 _GENERATION = re.compile(r"gen-[0-9A-Za-z_-]{1,80}")
 
@@ -139,10 +142,11 @@ def build_lock(index_dir: Path, *, wait: bool = False) -> Iterator[None]:
 
 
 def commit(index_dir: Path, names: Sequence[str], tombstones: dict[str, list[int]],
-           info: dict[str, Any]) -> Path:
+           info: dict[str, Any], sources: dict[str, Any] | None = None) -> Path:
     """Make the generation of segments ``names`` (with ``tombstones``: deleted article rows per
     segment) live; ``info`` holds the manifest's ``model``, ``settings``, ``counts`` (live
-    articles and sentences) and what else to record. Call it holding :func:`build_lock`."""
+    articles and sentences) and what else to record; ``sources`` (JSON: resolved file path ->
+    SourceFile.to_json()) what the source files gave. Call it holding :func:`build_lock`."""
     index_dir.mkdir(parents=True, exist_ok=True)
     try:
         previous = current_generation(index_dir)
@@ -160,6 +164,8 @@ def commit(index_dir: Path, names: Sequence[str], tombstones: dict[str, list[int
     try:
         tmp.mkdir()
         (tmp / TOMBSTONES).write_text(json.dumps(dead), encoding="utf-8")
+        if sources:
+            (tmp / SOURCES).write_text(json.dumps(sources, ensure_ascii=False), encoding="utf-8")
         manifest = {**info, "format_version": FORMAT_VERSION, "segments": entries,
                     "committed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     **checksums.describe(tmp)}

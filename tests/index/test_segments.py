@@ -179,6 +179,92 @@ def test_deleting_a_file_deletes_only_its_articles(tmp_path, corpus) -> None:
     assert_same_results(index_dir, tmp_path / "fresh")
 
 
+def age(*paths: Path) -> None:
+    """Date files an hour back: one modified within seconds of a read is read again next time
+    (its timestamp could hide a change; index.corpus.RACY_NS)."""
+    then = time.time_ns() - 3600 * 10**9
+    for path in paths:
+        os.utime(path, ns=(then, then))
+
+
+def files_read(monkeypatch) -> list[str]:
+    """The names of the files the builds read from now on, in order."""
+    import index.corpus
+
+    names, read_file = [], index.corpus.read_file
+
+    def spy(path: Path, *args):
+        names.append(path.name)
+        return read_file(path, *args)
+
+    monkeypatch.setattr(index.corpus, "read_file", spy)
+    return names
+
+
+def test_an_update_reads_only_the_files_changed_on_disk(tmp_path, corpus, monkeypatch) -> None:
+    archive, news = corpus
+    bad = [{"id": "blank", "title": "فارغ", "text": " "},
+           {**record(("odd", "تاريخ غريب", ["جملة بتاريخ لا يفهم."]), "bbc", 1), "date": "أمس"}]
+    write_jsonl(archive / "2018-03.jsonl",
+                [record(a, "bbc", i + 1) for i, a in enumerate(ARCHIVE)] + bad)
+    age(*archive.iterdir(), *news.iterdir())
+    index_dir, read = tmp_path / "idx", files_read(monkeypatch)
+    first = build([archive, news], index_dir)
+    assert sorted(read) == ["2018-03.jsonl", "games.jsonl", "quake.jsonl", "water.jsonl"]
+    assert len(first.skipped) == 1 and any("not understood" in w for w in first.warnings)
+    read.clear()
+    write_jsonl(news / "ferry.jsonl", [record(("ferry", "العبارة", ["وصلت العبارة."]), "cnn", 9)])
+    second = build([archive, news], index_dir)
+    assert read == ["ferry.jsonl"]  # the other four are unchanged on disk
+    assert (second.added, second.unchanged, second.removed, second.articles) == (1, 12, 0, 13)
+    assert (second.skipped, second.warnings) == (first.skipped, first.warnings)  # carried over
+    assert second.formats == {"jsonl": 13}
+    read.clear()
+    edit_archive(archive)  # its size and time change: read again
+    (news / "quake.jsonl").unlink()  # its articles go
+    third = build([archive, news], index_dir)
+    assert read == ["2018-03.jsonl", "ferry.jsonl"]  # ferry.jsonl was new seconds ago
+    # ports added; oil changed; rain, odd (not in the edited file) and quake removed
+    assert (third.added, third.changed, third.removed, third.unchanged) == (1, 1, 3, 9)
+    build([archive, news], tmp_path / "fresh")
+    assert_same_results(index_dir, tmp_path / "fresh")
+
+
+def test_the_first_update_without_changes_records_the_files(tmp_path, corpus,
+                                                            monkeypatch) -> None:
+    """Files read seconds after they were written are not trusted; once they are old enough,
+    a build that finds nothing to change still commits their stamps, so the next reads none."""
+    archive, news = corpus
+    index_dir, read = tmp_path / "idx", files_read(monkeypatch)
+    first = build([archive, news], index_dir)
+    age(*archive.iterdir(), *news.iterdir())
+    second = build([archive, news], index_dir)
+    assert len(read) == 8 and (second.written, second.unchanged) == (0, 11)
+    assert second.generation != first.generation  # the stamps, and nothing else, changed
+    read.clear()
+    third = build([archive, news], index_dir)
+    assert read == [] and (third.generation, third.unchanged) == (second.generation, 11)
+    assert_same_index(index_dir, build([archive, news], tmp_path / "fresh").index_dir)
+
+
+def test_an_id_shared_with_an_unchanged_file_reads_every_file(tmp_path, corpus,
+                                                              monkeypatch) -> None:
+    """Which of two articles with one id keeps it depends on the order of their files: a new
+    file sharing an id with an unchanged one makes the build read them all, as a fresh one."""
+    archive, _ = corpus
+    age(*archive.iterdir())
+    index_dir = tmp_path / "idx"
+    build([archive], index_dir)
+    write_jsonl(archive / "0-early.jsonl",
+                [record(("oil", "نفط الخليج", ["صدرت الموانئ النفط إلى آسيا."]), "bbc", 9)])
+    read = files_read(monkeypatch)
+    report = build([archive], index_dir)
+    assert read == ["0-early.jsonl", "0-early.jsonl", "2018-03.jsonl"]  # new; then all again
+    assert any("renamed to 'oil#2'" in w for w in report.warnings)
+    build([archive], tmp_path / "fresh")
+    assert_same_results(index_dir, tmp_path / "fresh")
+
+
 def test_a_sentence_becoming_repeated_rewrites_the_article_holding_it(tmp_path) -> None:
     """Repeated sentences are embedded without their headline in a full build; an update
     that makes one repeated (or unique again) rewrites the kept article holding it."""

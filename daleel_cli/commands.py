@@ -38,6 +38,7 @@ def build(args: argparse.Namespace) -> int:
             report = build_index(
                 args.paths, index_dir, encoder=encoder, context=args.context,
                 progress=bar.update, wait=args.wait, merge_all=args.merge, cluster=cluster,
+                dense=args.dense,
             )
     finally:
         if cluster is not None:

@@ -69,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--part", choices=PARTS, default="all",
                         help="ask only the questions of this half of a SQuAD file's articles "
                         "(the reader trains on XQuAD-ar's 'train' half); all are indexed")
+    parser.add_argument("--dense", choices=("auto", "compact"), default="auto",
+                        help="dense tier of the evaluation indexes ('compact': IVF-PQ codes "
+                        "re-scored with float16 vectors, as daleel build --dense compact)")
 
 
 def run(args: argparse.Namespace, *, encoder: Encoder | None = None) -> int:
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace, *, encoder: Encoder | None = None) -> int:
         args.datasets, work_dir=args.work_dir, distractors=args.distractors,
         n_distractors=args.n_distractors, unanswerable=args.unanswerable, corpus=args.corpus,
         encoder=encoder, context=args.context, limit=args.limit, readers=readers, part=args.part,
+        dense=args.dense,
     )
     out = args.out or Path(args.work_dir) / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)

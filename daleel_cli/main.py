@@ -113,6 +113,11 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                    "made on this machine, or HEAD:PORT (needs the [cluster] extra; see README)")
     p.add_argument("--ray-workers", type=int, default=None, metavar="N",
                    help="embedding workers on the cluster, one CPU each (default: one per CPU)")
+    p.add_argument("--dense", choices=("auto", "compact"), default=None,
+                   help="dense tier: 'compact' keeps compressed IVF-PQ codes in memory and "
+                   "float16 vectors on disk (~100 bytes of RAM a sentence instead of 1.5 kB); "
+                   "'auto' (the default for a new index) picks it above 2 million sentences; "
+                   "an index keeps its choice until given another")
 
     p = add("watch", "keep an index up to date with folders: new, changed or deleted files "
             "are indexed as they arrive")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index import changes, merge, segments, store
+from index import dense as dense_index
 from index.chunk import DEFAULT_CONTEXT, embed_text
 from index.corpus import Article, Corpus, Skipped, read_corpus
 from index.embed_cache import CHECKPOINT_DIR, EmbeddingCache
@@ -84,6 +85,7 @@ def build_index(
     wait: bool = False,
     merge_all: bool = False,
     cluster: RayCluster | None = None,
+    dense: str | None = None,
 ) -> BuildReport:
     """Read ``paths``, write what changed as a new segment, and switch ``index_dir`` to it.
 
@@ -92,7 +94,9 @@ def build_index(
     model (~1 GB with its int8 runtime) is not held through the FAISS and BM25 builds; none is
     made when ``paths`` is empty. ``merge_all`` merges every segment into one afterwards.
     ``cluster`` (index.cluster) reads, splits and embeds on a Ray cluster; its encoder is the
-    default then. Everything else, and the index it writes, is the same.
+    default then. Everything else, and the index it writes, is the same. ``dense``: the dense
+    tier (index.dense.TIERS: "auto" by size, "compact" for IVF-PQ); None keeps the index's.
+    Another tier than the index's writes every article again (vectors reused, not embedded).
 
     Articles already indexed from files under none of ``paths`` are kept (index.changes).
     One build at a time writes to ``index_dir``: another running one makes this raise
@@ -100,8 +104,10 @@ def build_index(
     raises :class:`~index.store.IndexSpaceError` with this build's temporary files removed.
     """
     index_dir, started = Path(index_dir), time.perf_counter()
+    if dense is not None and dense not in dense_index.TIERS:
+        raise ValueError(f"dense tier {dense!r}: choose one of {', '.join(dense_index.TIERS)}")
     with store.build_lock(index_dir, wait=wait):
-        report = _build(list(paths), index_dir, encoder, context, progress, cluster)
+        report = _build(list(paths), index_dir, encoder, context, progress, cluster, dense)
         done = merge.run(index_dir, force=merge_all)
         if done is not None:
             report.generation, report.merged, report.segments = (
@@ -112,7 +118,8 @@ def build_index(
 
 def _build(paths: list[str | Path], index_dir: Path,
            encoder: Encoder | Callable[[], Encoder] | None, context: str,
-           progress: Progress | None, cluster: RayCluster | None) -> BuildReport:
+           progress: Progress | None, cluster: RayCluster | None,
+           dense: str | None) -> BuildReport:
     split: Callable[[str], list[tuple[int, int]]] = split_sentences
     live, warning = _read_live(index_dir)
     if not paths:
@@ -136,6 +143,9 @@ def _build(paths: list[str | Path], index_dir: Path,
              "backend": encoder.backend}
     settings = {"context": context, "max_sentence_chars": MAX_SENTENCE_CHARS,
                 "analyzer_version": ANALYZER_VERSION}
+    tier = dense or (live.manifest["settings"].get("dense_tier", "auto") if live else "auto")
+    if tier != "auto":  # absent for "auto", as in indexes made before tiers
+        settings["dense_tier"] = tier
     keep_rows = live is not None and live.manifest["settings"] == settings and all(
         live.manifest["model"][k] == model[k] for k in ("fingerprint", "dim"))
     segs = live.segments if live else []

@@ -9,7 +9,8 @@ A segment is a folder ``DIR/segments/seg-<stamp>/`` holding the rows of some art
     hashes.npy        S16: hash of the text embedded for each row (the embedding cache's key)
     keys.npy          S16: hash of each row's sentence text (counting repeated sentences)
     repeated.npy      bool: the row was embedded without its headline, as a repeated sentence
-    vectors.npy       float32 (N, dim); dense.faiss over them
+    vectors.npy       (N, dim): float32, float16 in the compact tier; dense.faiss over them
+                      (index.dense: flat, IVF or IVF-PQ codes, as the manifest's "dense" says)
     lexical/          raw BM25 postings (index.lexical.LexicalIndex)
 
 It is written into ``segments/.seg-<stamp>.tmp`` and renamed into place, fsynced; only a
@@ -105,15 +106,21 @@ def _write_files(data: SegmentData, tmp: Path) -> None:
     catalog = {"ids": [a.id for a in data.articles],
                "content": [content_hash(a) for a in data.articles], "origins": data.origins}
     (tmp / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False), "utf-8")
+    dense = dense_index.kind(len(data.hashes), data.settings.get("dense_tier", "auto"))
     for name, array in (("sentences", data.sentences.array), ("hashes", data.hashes),
-                        ("keys", data.keys), ("repeated", data.repeated.astype(bool)),
-                        ("vectors", np.asarray(data.vectors, np.float32))):
+                        ("keys", data.keys), ("repeated", data.repeated.astype(bool))):
         np.save(tmp / f"{name}.npy", array, allow_pickle=False)
-    dense_index.save(dense_index.make(data.vectors), tmp / "dense.faiss")
+    vectors = np.lib.format.open_memmap(tmp / "vectors.npy", "w+", dense_index.VECTOR_DTYPE[dense],
+                                        data.vectors.shape)
+    for start in range(0, len(vectors), 65_536):  # in chunks: no converted copy of them all
+        vectors[start:start + 65_536] = data.vectors[start:start + 65_536]
+    vectors.flush()
+    del vectors
+    dense_index.save(dense_index.make(data.vectors, dense), tmp / "dense.faiss")
     data.lexical.save(tmp / "lexical")
     manifest = {
         "model": data.model,
-        "settings": {**data.settings, "dense": dense_index.kind(len(data.hashes))},
+        "settings": {**data.settings, "dense": dense},
         "counts": {"articles": len(data.articles), "sentences": len(data.hashes)},
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **checksums.describe(tmp),
@@ -193,7 +200,7 @@ class SegmentPlan:
         """The stored vectors of ``rows`` (float32), the blocks holding them checked first: a
         damaged vector must not spread into the next segment."""
         vectors = np.load(self.folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        width = vectors.shape[1] * 4
+        width = vectors.shape[1] * vectors.dtype.itemsize
         checksums.check_byte_ranges(self.folder, "vectors.npy", self.manifest, _fail(self.folder),
                                     vectors.offset + np.asarray(rows, np.int64) * width, width)
         return np.asarray(vectors[np.asarray(rows)], np.float32)
@@ -225,7 +232,7 @@ class Segment:
             # Memory-mapped: FAISS holds its own copy; these rows are read only for a few
             # lexical-only candidates per question.
             self.vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
-            self.dense = dense_index.load(folder / "dense.faiss")
+            self.dense = dense_index.load(folder / "dense.faiss", self.vectors)
             self.lexical = LexicalIndex.load(folder / "lexical")
         except (OSError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as exc:
             raise SegmentError(f"segment {self.name} is damaged ({type(exc).__name__}: "
@@ -263,7 +270,8 @@ class Segment:
         if len(self.sentences):
             starts = self.first_row
             nonempty = np.flatnonzero(np.diff(np.append(starts, len(self.sentences))) > 0)
-            out[nonempty] = np.add.reduceat(np.asarray(self.vectors), starts[nonempty], axis=0)
+            out[nonempty] = np.add.reduceat(self.vectors, starts[nonempty], axis=0,
+                                            dtype=np.float32)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12)
 

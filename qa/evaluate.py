@@ -75,6 +75,7 @@ def evaluate(
     limit: int | None = None,
     readers: Sequence[tuple[str, Reader | None]] = (("retrieval", None),),
     part: str = "all",
+    dense: str = "auto",
 ) -> dict[str, Any]:
     """Index each dataset (cached under ``work_dir``) and measure each mode on it.
 
@@ -84,6 +85,7 @@ def evaluate(
     every index (needed by JSONL questions about them); ``limit`` keeps the first N questions
     of each dataset (the whole corpus is still indexed); ``part`` keeps the questions of one
     half of a SQuAD file's articles (qa.datasets.PARTS), all its paragraphs still indexed.
+    ``dense`` is the indexes' dense tier (index.dense.TIERS), each tier in its own folder.
     """
     encoder = encoder or Encoder()
     settings = settings or Settings()
@@ -100,11 +102,14 @@ def evaluate(
         name = index_name(Path(path), distractors and n_distractors, corpus, context)
         if encoder.backend != TORCH:  # each embedding path gets its own index: side by side
             name += f"+{encoder.backend}"
+        if dense != "auto":
+            name += f"+{dense}"
         extra = read_corpus(corpus).articles if corpus else []
         news = list(itertools.islice(iter_articles(distractors, [], []), n_distractors)
                     if distractors and n_distractors else [])
         all_articles = articles + extra + news
-        index_dir, index_info = prepare_index(Path(work_dir) / name, all_articles, encoder, context)
+        index_dir, index_info = prepare_index(Path(work_dir) / name, all_articles, encoder, context,
+                                              dense)
         for mode, reader in readers:
             bot = Assistant(index_dir, asker, settings=settings, policy=policy, reader=reader,
                             watch=False)
@@ -126,6 +131,7 @@ def evaluate(
         "corpus": [str(p) for p in corpus],
         "limit": limit,
         "part": part,
+        "dense": dense,
         "datasets": per_dataset,
     }
 
@@ -223,7 +229,7 @@ def _ask_all(
 
 
 def prepare_index(
-    ddir: Path, articles: list[Article], encoder: Encoder, context: str
+    ddir: Path, articles: list[Article], encoder: Encoder, context: str, dense: str = "auto"
 ) -> tuple[Path, dict[str, Any]]:
     """Write the corpus as JSONL and index it, unless the same corpus is indexed already."""
     blob = "".join(
@@ -231,7 +237,8 @@ def prepare_index(
                     "source": a.source}, ensure_ascii=False) + "\n" for a in articles
     ).encode("utf-8")
     stamp = {"corpus_sha256": hashlib.sha256(blob).hexdigest(),
-             "model": encoder.fingerprint, "context": context}
+             "model": encoder.fingerprint, "context": context,
+             **({"dense": dense} if dense != "auto" else {})}
     index_dir, stamp_file = ddir / "index", ddir / "corpus.stamp.json"
     if store.current_generation(index_dir) and _read_json(stamp_file) == stamp and _readable(
             index_dir):
@@ -242,7 +249,8 @@ def prepare_index(
     stamp_file.unlink(missing_ok=True)
     (ddir / "corpus.jsonl").write_bytes(blob)
     logger.info("Indexing %d articles into %s", len(articles), index_dir)
-    report = build_index([ddir / "corpus.jsonl"], index_dir, encoder=encoder, context=context)
+    report = build_index([ddir / "corpus.jsonl"], index_dir, encoder=encoder, context=context,
+                         dense=dense)
     stamp_file.write_text(json.dumps(stamp), encoding="utf-8")
     return index_dir, {"dir": str(index_dir), "rebuilt": True, "embedded": report.embedded,
                        "build_seconds": round(report.seconds, 1)}

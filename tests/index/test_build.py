@@ -110,8 +110,8 @@ def test_an_encoder_the_build_makes_is_freed_before_the_dense_build(tmp_path, mo
     alive_at_dense = []
     real_make = dense.make
     monkeypatch.setattr(
-        dense, "make", lambda v: alive_at_dense.append(made[0]() is not None) or real_make(v)
-    )
+        dense, "make",
+        lambda v, kind: alive_at_dense.append(made[0]() is not None) or real_make(v, kind))
     report = build_index([corpus], tmp_path / "idx", encoder=make)
     assert report.embedded == report.distinct_texts and alive_at_dense == [False]
 
@@ -343,3 +343,44 @@ def test_out_of_space_while_embedding_removes_the_checkpoints(tmp_path, monkeypa
     assert not (index_dir / build.CHECKPOINT_DIR).exists()
     assert not [p for p in index_dir.iterdir() if p.name.endswith(".tmp")]
     assert store.current_generation(index_dir) == live
+
+
+def test_a_compact_index_keeps_its_tier_and_finds_what_a_flat_one_finds(tmp_path,
+                                                                         monkeypatch) -> None:
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # FAISS's OpenMP threads crawl when other tests hold the cores
+    monkeypatch.setattr(dense, "COMPACT_MIN", 300)
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "compact"
+    write_corpus(corpus, n=30)
+    try:
+        build_index([corpus], index_dir, encoder=FakeEncoder(), dense="compact")
+        build_index([corpus], tmp_path / "flat", encoder=FakeEncoder())
+
+        def tier(path: Path) -> tuple[str, type]:
+            seg = live_segment(path)
+            manifest = json.loads((seg / "manifest.json").read_text())
+            return manifest["settings"]["dense"], np.load(seg / "vectors.npy", mmap_mode="r").dtype
+
+        assert tier(index_dir) == ("compact", np.float16) and tier(tmp_path / "flat")[0] == "flat"
+        questions = [f"الجملة رقم {j} عن {TOPICS[i % 8]} في المقال a{i}" for i in range(0, 30, 3)
+                     for j in (1, 7)]
+        top = {name: [[(h.article_id, h.start) for h in hits] for hits in
+                      Assistant(tmp_path / name, FakeEncoder(), watch=False).search_batch(
+                          questions, k=1)] for name in ("compact", "flat")}
+        assert top["compact"] == top["flat"]
+        (corpus / "new.txt").write_text("خبر جديد تماما\nسطر جديد عن الفضاء.\n", "utf-8")
+        update = build_index([corpus], index_dir, encoder=FakeEncoder())  # keeps its tier
+        assert (update.added, update.rewritten, update.embedded) == (1, 0, 2)
+        assert tier(index_dir)[0] == "flat"  # the new two-sentence segment: too small for codes
+        build_index([], index_dir, merge_all=True)
+        assert tier(index_dir) == ("compact", np.float16)
+        # Back to "auto": every article written again into the flat tier, nothing embedded.
+        back = build_index([corpus], index_dir, encoder=FakeEncoder(), dense="auto")
+        assert back.embedded == 0 and back.articles == 31
+        assert tier(index_dir) == ("flat", np.float32)
+        with pytest.raises(ValueError, match="dense tier 'tiny'"):
+            build_index([corpus], index_dir, encoder=FakeEncoder(), dense="tiny")
+    finally:
+        faiss.omp_set_num_threads(threads)

@@ -76,3 +76,45 @@ def test_save_load_round_trip_and_nprobe_on_load(tmp_path, monkeypatch) -> None:
     for a, b in zip(dense.search(index, queries, 5), dense.search(loaded, queries, 5),
                     strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture
+def one_thread():
+    """FAISS on one thread: its OpenMP threads crawl when other tests hold the cores."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
+def test_the_compact_tier_returns_exact_scores_of_its_float16_vectors(tmp_path,
+                                                                       one_thread) -> None:
+    x = unit_vectors(2000, 32, clusters=40)
+    queries = unit_vectors(25, 32, seed=1, clusters=40)
+    dense.save(dense.make(x, "compact"), tmp_path / "d.faiss")
+    half = x.astype(np.float16)
+    with pytest.raises(ValueError, match="its vectors are needed"):
+        dense.load(tmp_path / "d.faiss")
+    index = dense.load(tmp_path / "d.faiss", half)
+    assert isinstance(index, dense.Rescored) and index.nprobe == dense.COMPACT_NPROBE
+    index.nprobe = index.nlist  # every list: what is left to check is the re-scoring
+    scores, rows = dense.search(index, queries, 10)
+    exact = queries @ half.astype(np.float32).T
+    np.testing.assert_allclose(scores, np.take_along_axis(exact, rows, 1), rtol=0, atol=1e-6)
+    assert (np.diff(scores, axis=1) <= 0).all()  # best first
+    want = brute_force(half.astype(np.float32), queries, 10)[1]
+    assert np.mean([len(set(a) & set(b)) for a, b in zip(rows, want, strict=True)]) >= 9.5
+    allowed = np.zeros(len(x), bool)
+    allowed[::3] = True
+    scores, rows = dense.search_within(index, half, queries, 10, allowed)
+    assert allowed[rows].all() and rows.shape == (25, 10)
+    np.testing.assert_allclose(scores, np.take_along_axis(exact, rows, 1), rtol=0, atol=1e-6)
+
+
+def test_tiers_by_size_and_by_choice() -> None:
+    assert [dense.kind(n) for n in (10, 50_001, dense.COMPACT_ABOVE + 1)] == [
+        "flat", "ivf", "compact"]
+    assert dense.kind(dense.COMPACT_MIN, "compact") == "compact"
+    assert dense.kind(dense.COMPACT_MIN - 1, "compact") == "flat"  # too few to train codes on

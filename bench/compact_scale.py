@@ -16,6 +16,8 @@ and recall@10 against exact search over the same 20 M vectors (a chunked brute f
     .venv/bin/python bench/compact_scale.py --vectors INDEX/segments/seg-*/vectors.npy \\
         --n 20000000 --work /work/compact-scale
 
+A rerun with the same ``--work`` reuses the float16 vectors and the index it saved there.
+
 Results: bench/results/compact_scale.json.
 """
 
@@ -76,12 +78,21 @@ def synthesize(real: np.ndarray, labels: np.ndarray, n: int, rng: np.random.Gene
         progress(begin + size)
 
 
+def _ready(path: Path, n: int) -> bool:
+    try:
+        return np.load(path, mmap_mode="r").shape[0] == n
+    except (OSError, ValueError):
+        return False
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--vectors", type=Path, required=True)
     p.add_argument("--n", type=int, default=20_000_000)
     p.add_argument("--nlist", type=int, default=4096)
     p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--nprobe", nargs="+", type=int, default=[512, 1024])
+    p.add_argument("--depth", nargs="+", type=int, default=[400, 1000, 2000])
     p.add_argument("--work", type=Path, required=True, help="where the float16 file goes")
     p.add_argument("--out", type=Path, default=RESULTS / "compact_scale.json")
     args = p.parse_args()
@@ -98,36 +109,42 @@ def main() -> None:
     def say(what: str) -> None:
         print(time.strftime("%H:%M:%S"), what, flush=True)
 
-    real = np.ascontiguousarray(np.load(args.vectors, mmap_mode="r"), np.float32)
-    dim = real.shape[1]
     args.work.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    started = time.perf_counter()
-    coarse = faiss.Kmeans(dim, args.nlist, niter=10, seed=0, spherical=True)
-    coarse.train(real[np.sort(rng.permutation(len(real))[:64 * args.nlist])])
-    labels = coarse.index.search(real, 1)[1][:, 0]
-    path = args.work / "vectors16.npy"
-    half = np.lib.format.open_memmap(path, "w+", np.float16, (args.n, dim))
-    synthesize(real, labels, args.n, rng, half,
-               lambda done: say(f"synthesized {done:,}") if done % 5_000_000 == 0 else None)
-    half.flush()
-    out["synthesize_s"] = round(time.perf_counter() - started, 1)
-    del real, labels
-    save()
-
-    started = time.perf_counter()
-    index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, args.nlist, dense.PQ_BYTES, 8,
-                             faiss.METRIC_INNER_PRODUCT)
-    sample = np.sort(np.random.default_rng(2).permutation(args.n)[:max(64 * args.nlist, 262_144)])
-    index.train(np.asarray(half[sample], np.float32))
-    out["train_s"] = round(time.perf_counter() - started, 1)
-    say(f"trained in {out['train_s']} s")
-    started = time.perf_counter()
-    for begin in range(0, args.n, CHUNK):
-        index.add(np.asarray(half[begin:begin + CHUNK], np.float32))
-        if (begin + CHUNK) % 5_000_000 == 0:
-            say(f"added {begin + CHUNK:,}")
-    out["add_s"] = round(time.perf_counter() - started, 1)
+    path, codes = args.work / "vectors16.npy", args.work / "codes.faiss"
+    if not _ready(path, args.n):  # a rerun reuses the vectors and the index of the last run
+        real = np.ascontiguousarray(np.load(args.vectors, mmap_mode="r"), np.float32)
+        rng = np.random.default_rng(0)
+        started = time.perf_counter()
+        coarse = faiss.Kmeans(real.shape[1], args.nlist, niter=10, seed=0, spherical=True)
+        coarse.train(real[np.sort(rng.permutation(len(real))[:64 * args.nlist])])
+        labels = coarse.index.search(real, 1)[1][:, 0]
+        half = np.lib.format.open_memmap(path, "w+", np.float16, (args.n, real.shape[1]))
+        synthesize(real, labels, args.n, rng, half,
+                   lambda done: say(f"synthesized {done:,}") if done % 5_000_000 == 0 else None)
+        half.flush()
+        out["synthesize_s"] = round(time.perf_counter() - started, 1)
+        del real, labels, half
+        codes.unlink(missing_ok=True)
+        save()
+    half = np.load(path, mmap_mode="r")
+    dim = half.shape[1]
+    if codes.exists():
+        index = faiss.read_index(str(codes))
+    else:
+        started = time.perf_counter()
+        index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, args.nlist, dense.PQ_BYTES, 8,
+                                 faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(2).permutation(args.n)[:max(64 * args.nlist, 262_144)]
+        index.train(np.asarray(half[np.sort(sample)], np.float32))
+        out["train_s"] = round(time.perf_counter() - started, 1)
+        say(f"trained in {out['train_s']} s")
+        started = time.perf_counter()
+        for begin in range(0, args.n, CHUNK):
+            index.add(np.asarray(half[begin:begin + CHUNK], np.float32))
+            if (begin + CHUNK) % 5_000_000 == 0:
+                say(f"added {begin + CHUNK:,}")
+        out["add_s"] = round(time.perf_counter() - started, 1)
+        faiss.write_index(index, str(codes))
     out["index_bytes_per_vector"] = round(faiss.serialize_index(index).nbytes / args.n, 1)
     out["anon_rss_after_build_gib"] = anon_rss_gib()
     out["float16_file_gib"] = round(path.stat().st_size / 2**30, 2)
@@ -146,24 +163,25 @@ def main() -> None:
         best, truth = np.take_along_axis(cand_s, keep, 1), np.take_along_axis(cand_r, keep, 1)
     out["exact_search_s"] = round(time.perf_counter() - started, 1)
     say("exact search done")
-    half = np.load(path, mmap_mode="r")
     searcher = dense.Rescored(index, half)
     faiss.omp_set_num_threads(1)
     out["search"] = []
-    for nprobe in (dense.COMPACT_NPROBE // 2, dense.COMPACT_NPROBE, dense.COMPACT_NPROBE * 2):
+    for nprobe in args.nprobe:
         searcher.nprobe = min(nprobe, args.nlist)
-        times, hits = [], []
-        for q, want in zip(queries, truth, strict=True):
-            t = time.perf_counter()
-            _, rows = searcher.search(q[None], 10)
-            times.append((time.perf_counter() - t) * 1000)
-            hits.append(len(set(rows[0].tolist()) & set(want.tolist())) / 10)
-        out["search"].append({"nprobe": searcher.nprobe, "depth": dense.RESCORE_DEPTH,
-                              "recall10": round(float(np.mean(hits)), 4),
-                              "p50_ms": round(statistics.median(times), 2),
-                              "p95_ms": round(float(np.percentile(times, 95)), 2)})
-        say(json.dumps(out["search"][-1]))
-        save()
+        for depth in args.depth:
+            dense.RESCORE_DEPTH = depth
+            times, hits = [], []
+            for q, want in zip(queries, truth, strict=True):
+                t = time.perf_counter()
+                _, rows = searcher.search(q[None], 10)
+                times.append((time.perf_counter() - t) * 1000)
+                hits.append(len(set(rows[0].tolist()) & set(want.tolist())) / 10)
+            out["search"].append({"nprobe": searcher.nprobe, "depth": depth,
+                                  "recall10": round(float(np.mean(hits)), 4),
+                                  "p50_ms": round(statistics.median(times), 2),
+                                  "p95_ms": round(float(np.percentile(times, 95)), 2)})
+            say(json.dumps(out["search"][-1]))
+            save()
     out["anon_rss_end_gib"] = anon_rss_gib()
     save()
     print(json.dumps(out, indent=2))

@@ -45,10 +45,12 @@ PQ_BYTES = 96
 #: Clusters probed and candidates re-scored per query in the compact tier. On the full ANT
 #: index (318k vectors, 2,255 lists, 96-byte codes; 300 XQuAD-ar and AAQAD questions) recall@10
 #: against exact search after re-scoring: 0.915 / 0.954 / 0.977 at nprobe 256 / 512 / 1024
-#: (IVF-Flat: 0.921 / 0.964 / 0.986), the same at depth 200, 400 or 1000 (the probed lists, not
-#: the codes, limit it); 3.4 / 5.5 / 10.8 ms a question on one thread (BENCHMARKS.md section 12).
+#: (IVF-Flat: 0.921 / 0.964 / 0.986), the same at depth 200, 400 or 1000 (there the probed
+#: lists, not the codes, limit it); 3.4 / 5.5 / 11.0 ms a question on one thread. At 20 M
+#: synthetic vectors (4,096 lists) depth matters: at nprobe 1024, 0.932 / 0.980 / 0.993 at depth
+#: 400 / 1000 / 2000, 201-205 ms a question on one thread (BENCHMARKS.md section 12).
 COMPACT_NPROBE = 1024
-RESCORE_DEPTH = 400
+RESCORE_DEPTH = 1000
 #: Dense tiers a build can be asked for: "auto" picks by size, "compact" forces IVF-PQ.
 TIERS = ("auto", "compact")
 #: The dtype of the stored vectors in each kind of segment.

@@ -13,7 +13,7 @@ Three tiers, by segment size (``kind``):
   are true inner products (of float16-rounded vectors).
 
 HNSW searched as fast as IVF but took minutes to build at 100k vectors here. Recall of each
-tier against exact search is in BENCHMARKS.md (sections 2 and 12, bench/pq_tier.py).
+tier against exact search is in BENCHMARKS.md (sections 2 and 12).
 """
 
 from __future__ import annotations

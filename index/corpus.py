@@ -239,7 +239,9 @@ def _iter(roots: list[Path], corpus: Corpus,
                                skipped, warnings, corpus.formats, corpus.origins):
             n += 1
             yield article
-        whole_file = any(s.path == str(path) for s in skipped[n_skipped:])  # maybe passing
+        # A file skipped whole may have been a passing state (unreadable, being written):
+        # not recorded, so the next build tries it again.
+        whole_file = any(s.path == str(path) for s in skipped[n_skipped:])
         if stamp is not None and stamp[3] < started - RACY_NS and not whole_file:
             corpus.files[real] = SourceFile(stamp, n, FORMAT_OF[suffix],
                                             tuple(skipped[n_skipped:]),

@@ -110,10 +110,10 @@ def _write_files(data: SegmentData, tmp: Path) -> None:
     for name, array in (("sentences", data.sentences.array), ("hashes", data.hashes),
                         ("keys", data.keys), ("repeated", data.repeated.astype(bool))):
         np.save(tmp / f"{name}.npy", array, allow_pickle=False)
+    # Written through a memory map: numpy casts as it copies, so no converted copy is held.
     vectors = np.lib.format.open_memmap(tmp / "vectors.npy", "w+", dense_index.VECTOR_DTYPE[dense],
                                         data.vectors.shape)
-    for start in range(0, len(vectors), 65_536):  # in chunks: no converted copy of them all
-        vectors[start:start + 65_536] = data.vectors[start:start + 65_536]
+    vectors[:] = data.vectors
     vectors.flush()
     del vectors
     dense_index.save(dense_index.make(data.vectors, dense), tmp / "dense.faiss")
@@ -229,8 +229,8 @@ class Segment:
                 self.articles = [Article(**json.loads(line)) for line in fh]
             self.sentences = SentenceTable(np.load(folder / "sentences.npy", allow_pickle=False))
             self.hashes = np.load(folder / "hashes.npy", allow_pickle=False)
-            # Memory-mapped: FAISS holds its own copy; these rows are read only for a few
-            # lexical-only candidates per question.
+            # Memory-mapped: read for a few lexical-only candidates per question, and by the
+            # compact tier's re-scoring (flat and IVF hold their own copy in FAISS).
             self.vectors = np.load(folder / "vectors.npy", mmap_mode="r", allow_pickle=False)
             self.dense = dense_index.load(folder / "dense.faiss", self.vectors)
             self.lexical = LexicalIndex.load(folder / "lexical")

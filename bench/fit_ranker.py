@@ -41,7 +41,7 @@ def collect(path: Path, encoder: Encoder, work: Path):
     for i in range(0, len(qs), 64):
         batch = qs[i : i + 64]
         for q, c in zip(batch, retriever.candidates_batch([q.text for q in batch]), strict=True):
-            feats = rank.features(q.text, c, bot.data)
+            feats = rank.features(q.text, rank.evidence(q.text, c, bot.data))
             groups.append((feats, np.isin(c.rows, list(q.gold))))
     return groups, len(questions)
 

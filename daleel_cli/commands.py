@@ -108,22 +108,35 @@ def watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def shard(args: argparse.Namespace) -> int:
+    from index.shards import split
+
+    report = split(args.source, args.out, args.shards)
+    print(f"Sharded index: {report.out_dir} ({len(report.shards)} shards, "
+          f"{report.seconds:.1f} s, nothing embedded)")
+    for name, articles, sentences in report.shards:
+        print(f"  {name}: {articles:,} articles, {sentences:,} sentences")
+    return 0
+
+
 def verify(args: argparse.Namespace) -> int:
     import time
 
-    from index import store
+    from index import shards, store
 
     index_dir = args.index or default_index_dir()
-    started = time.perf_counter()
-    try:
-        report = store.verify(index_dir)
-    except store.IndexCorruptError as exc:
-        print(f"daleel: damaged: {exc}", file=sys.stderr)
-        return 1
-    print(f"Index: {index_dir} ({report['generation']}, {report['segments']} segments) is "
-          f"intact: {report['files']} files, "
-          f"{report['bytes'] / 2**20:.1f} MiB checked in {time.perf_counter() - started:.2f} s "
-          f"({report['articles']:,} articles, {report['sentences']:,} sentences)")
+    dirs = shards.shard_dirs(index_dir) if shards.is_sharded(index_dir) else [index_dir]
+    for folder in dirs:  # a sharded index: each shard is a whole index
+        started = time.perf_counter()
+        try:
+            report = store.verify(folder)
+        except store.IndexCorruptError as exc:
+            print(f"daleel: damaged: {exc}", file=sys.stderr)
+            return 1
+        print(f"Index: {folder} ({report['generation']}, {report['segments']} segments) is "
+              f"intact: {report['files']} files, {report['bytes'] / 2**20:.1f} MiB checked in "
+              f"{time.perf_counter() - started:.2f} s ({report['articles']:,} articles, "
+              f"{report['sentences']:,} sentences)")
     return 0
 
 
@@ -189,8 +202,13 @@ def search(args: argparse.Namespace) -> int:
 
 
 def info(args: argparse.Namespace) -> int:
+    from index import store
+    from index.shards import shard_dirs
+
     bot = _assistant(args, reader=False)
-    facets, segments = bot.facets(), len(bot.data.segments)
+    facets = bot.facets()
+    segments = (sum(len(store.load(d).segments) for d in shard_dirs(bot.index_dir))
+                if bot.sharded else len(bot.data.segments))
     if args.json:
         print(json.dumps({**dataclasses.asdict(facets), "first_day": _iso(facets.first_day),
                           "last_day": _iso(facets.last_day), "segments": segments},
@@ -218,7 +236,8 @@ def serve(args: argparse.Namespace) -> int:
     from ui.server import serve as serve_chat
 
     serve_chat(args.index or default_index_dir(), host=args.host, port=args.port,
-               feedback_path=args.feedback, auth_file=args.auth_file, no_auth=args.no_auth)
+               feedback_path=args.feedback, auth_file=args.auth_file, no_auth=args.no_auth,
+               ray=args.ray)
     return 0
 
 

@@ -127,6 +127,14 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=2.0,
                    help="seconds between two looks at the folders (default: 2)")
 
+    p = add("shard", "split an index into N article shards (vectors copied, nothing embedded); "
+            "ask, search, info and serve (in-process, or --ray) use the sharded directory")
+    p.add_argument("source", type=Path, metavar="INDEX", help="the index to split")
+    p.add_argument("--shards", type=int, required=True, metavar="N")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="the sharded index (split again after updating INDEX: each shard "
+                   "gets a new generation, which a running server reloads)")
+
     p = add("verify", "check every file of an index against its checksums (exit 1 if damaged)")
     _index_option(p)
 
@@ -158,6 +166,9 @@ def _parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                    help="require a login: users and password hashes made by `daleel user add`")
     p.add_argument("--no-auth", action="store_true",
                    help="allow serving on a non-loopback --host without a login")
+    p.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="for a sharded index (daleel shard): search each shard in a Ray actor "
+                   "of this cluster ('auto', HEAD:PORT; every node must see the index path)")
 
     p = add("user", "manage the chat's logins (for daleel serve --auth-file)")
     p.add_argument("action", choices=["add"], help="add a user, or set a user's new password")

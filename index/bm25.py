@@ -17,6 +17,12 @@ The weights depend on ``avgdl``, which changes with every update, so they are co
 generation is loaded (one pass over the postings: measured in BENCHMARKS.md section 9), not
 stored; a query then costs what it did when bm25s's precomputed weights were stored: one
 multiply-add per posting of its terms, plus a few dictionary lookups per segment.
+
+A shard of a sharded index (qa.shards) scores with the statistics of *all* shards, so that its
+rows score what they would in the unsharded index: :meth:`Bm25.term_stats` reports its own row
+count, total length and document frequencies; the driver sums them into a :class:`Corpus`,
+and the shard scores with :meth:`Bm25.for_corpus` (weights compiled for the global mean length,
+cached) and the global document frequencies.
 """
 
 from __future__ import annotations
@@ -32,6 +38,23 @@ from index.lexical import LexicalIndex, analyze
 
 
 @dataclass(frozen=True, slots=True)
+class Corpus:
+    """Statistics BM25 needs of the whole collection: rows, summed row length, and the document
+    frequency of each term asked about (a term not listed has df 0)."""
+
+    n: int
+    length: int
+    df: dict[str, int]
+
+    @classmethod
+    def total(cls, parts: Sequence[Corpus]) -> Corpus:
+        df: Counter[str] = Counter()
+        for p in parts:
+            df.update(p.df)
+        return cls(sum(p.n for p in parts), sum(p.length for p in parts), dict(df))
+
+
+@dataclass(frozen=True, slots=True)
 class _Part:
     vocab: dict[str, int]
     indptr: np.ndarray  # int64 (terms + 1,): live postings of each term
@@ -43,18 +66,39 @@ class Bm25:
     """BM25 (Lucene variant, ``LexicalIndex.K1``/``B``) over global rows.
 
     ``parts`` pairs each segment's postings with the global row of each of its rows (-1 for a
-    deleted row); global rows must be ``0..N-1``, each used once.
+    deleted row); global rows must be ``0..N-1``, each used once. ``corpus`` (row count and
+    summed length of a larger collection these rows are part of) sets the mean row length the
+    weights are compiled for; by default these rows' own.
     """
 
-    def __init__(self, parts: Sequence[tuple[LexicalIndex, np.ndarray]]) -> None:
+    def __init__(self, parts: Sequence[tuple[LexicalIndex, np.ndarray]],
+                 corpus: tuple[int, int] | None = None) -> None:
+        self._source = list(parts)
         live = [rows >= 0 for _, rows in parts]
         self.n = int(sum(int(m.sum()) for m in live))
-        total = sum(int(lex.lengths[m].sum(dtype=np.int64)) for (lex, _), m in zip(
+        self.length = sum(int(lex.lengths[m].sum(dtype=np.int64)) for (lex, _), m in zip(
             parts, live, strict=True))
-        self.avgdl = total / self.n if self.n else 0.0
+        self.corpus = corpus or (self.n, self.length)
+        self.avgdl = self.corpus[1] / self.corpus[0] if self.corpus[0] else 0.0
         dtype = np.int32 if self.n < 2**31 else np.int64
         self._parts = [self._compile(lex, rows, m, dtype) for (lex, rows), m in zip(
-            parts, live, strict=True)] if total else []
+            parts, live, strict=True)] if self.length else []
+        self._for: tuple[tuple[int, int], Bm25] | None = None
+
+    def for_corpus(self, n: int, length: int) -> Bm25:
+        """These rows, weighted for a collection of ``n`` rows of summed ``length`` (compiled
+        once per collection size; a shard's is the same until some shard changes)."""
+        if (n, length) == self.corpus:
+            return self
+        cached = self._for
+        if cached is None or cached[0] != (n, length):
+            cached = self._for = ((n, length), Bm25(self._source, (n, length)))
+        return cached[1]
+
+    def term_stats(self, terms: Sequence[str]) -> Corpus:
+        """This collection's share of the statistics: rows, summed length, df of ``terms``."""
+        df = {t: d for t in set(terms) if (d := self._df_of(t, self._postings(t), None))}
+        return Corpus(self.n, self.length, df)
 
     def _compile(self, lex: LexicalIndex, rows: np.ndarray, live: np.ndarray,
                  dtype: type) -> _Part:
@@ -83,26 +127,33 @@ class Bm25:
         return out
 
     def _idf(self, df: int) -> float:
-        return math.log1p((self.n - df + 0.5) / (df + 0.5))
+        return math.log1p((self.corpus[0] - df + 0.5) / (df + 0.5))
 
-    def scores(self, query: str) -> np.ndarray:
+    def scores(self, query: str, df: dict[str, int] | None = None) -> np.ndarray:
         """BM25 score of every global row (float32, length ``N``); 0 where no term matches.
+        ``df``: document frequencies over the whole collection (a shard's driver sums them);
+        by default these rows' own.
 
         A term repeated in the query counts once per occurrence, as in textbook BM25 and bm25s.
         """
         out = np.zeros(self.n, dtype=np.float32)
         for term, qtf in sorted(Counter(analyze(query)).items()):
             postings = self._postings(term)
-            df = sum(hi - lo for _, lo, hi in postings)
-            if not df:
+            if not postings:
                 continue
-            weight = np.float32(self._idf(df) * qtf)
+            weight = np.float32(self._idf(self._df_of(term, postings, df)) * qtf)
             for part, lo, hi in postings:
                 # Rows within one posting list are unique, so fancy-index += is exact.
                 out[part.rows[lo:hi]] += part.weights[lo:hi] * weight
         return out
 
-    def coverage(self, query: str, rows: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _df_of(term: str, postings: list[tuple[_Part, int, int]],
+               df: dict[str, int] | None) -> int:
+        return df.get(term, 0) if df is not None else sum(hi - lo for _, lo, hi in postings)
+
+    def coverage(self, query: str, rows: np.ndarray,
+                 df: dict[str, int] | None = None) -> np.ndarray:
         """IDF-weighted share of the query's distinct terms that each of ``rows`` contains.
 
         BM25 rewards a rare term matched twice; coverage rewards matching *all* the terms,
@@ -115,14 +166,15 @@ class Bm25:
         known, total = 0, 0.0
         for term in terms:
             postings = self._postings(term)
-            df = sum(hi - lo for _, lo, hi in postings)
-            if not df:
+            n_docs = self._df_of(term, postings, df)
+            if not n_docs:
                 continue
             known += 1
-            idf = self._idf(df)
+            idf = self._idf(n_docs)
             total += idf
-            holding = np.concatenate([part.rows[lo:hi] for part, lo, hi in postings])
-            out += np.float32(idf) * np.isin(rows, holding)
+            if postings:
+                holding = np.concatenate([part.rows[lo:hi] for part, lo, hi in postings])
+                out += np.float32(idf) * np.isin(rows, holding)
         # Query terms unknown to the index count in the denominator too: the corpus lacks them.
-        total += (len(terms) - known) * math.log1p(self.n + 0.5)
+        total += (len(terms) - known) * math.log1p(self.corpus[0] + 0.5)
         return out / np.float32(total) if total > 0 else out

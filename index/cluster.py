@@ -84,6 +84,24 @@ def require_ray() -> Any:
     return ray
 
 
+def connect(address: str | None) -> tuple[Any, bool]:
+    """The ``ray`` module connected to ``address`` ("auto", ``HOST:PORT``, ``ray://...``; None
+    starts a local one-machine cluster), and whether this call made the connection (an
+    initialized Ray is used as it is). Raises ClusterError saying how to start a cluster."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return ray, False
+    try:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
+                 **({} if address else {"include_dashboard": False}))
+    except ConnectionError as exc:
+        raise ClusterError(
+            f"Could not reach a Ray cluster at {address!r}: {exc}. Start one with "
+            "`ray start --head` (then `ray start --address HEAD:6379` on each worker) "
+            "and give its address, or `auto` on the head node.") from exc
+    return ray, True
+
+
 @dataclass
 class Faults:
     """Workers lost during embedding, and chunks sent again because of it."""
@@ -106,17 +124,8 @@ class RayCluster:
     def __init__(self, address: str | None = "auto", *, model: str | Path | None = None,
                  backend: str = OPENVINO_INT8, encoder: Callable[[], Any] | None = None,
                  workers: int | None = None, cpus_per_worker: float = 1.0) -> None:
-        ray = require_ray()
-        self._ray, self._owns_connection = ray, not ray.is_initialized()
-        if self._owns_connection:
-            try:
-                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
-                         **({} if address else {"include_dashboard": False}))
-            except ConnectionError as exc:
-                raise ClusterError(
-                    f"Could not reach a Ray cluster at {address!r}: {exc}. Start one with "
-                    "`ray start --head` (then `ray start --address HEAD:6379` on each worker) "
-                    "and give its address, or `auto` on the head node.") from exc
+        ray, self._owns_connection = connect(address)
+        self._ray = ray
         if encoder is None:
             from index.encoder.light import passage_encoder
 

@@ -1,23 +1,20 @@
 """The assistant: one object with ``search``, ``search_batch`` and ``ask`` over an index.
 
-It follows its index directory: when a rebuild or an update switches the directory to a new
-generation, a background thread loads it (reading only the segments it does not hold yet)
-while requests keep using the old one, then swaps the reference in one assignment. No request
-waits for, or fails during, a reload.
+It follows its index directory (qa.follow): when a rebuild or an update switches it to a new
+generation, the new one is loaded in the background and swapped in; no request waits for, or
+fails during, a reload. Over a sharded index (index.shards) every shard is followed on its own
+and searched by fan-out (qa.shards): in this process, or in Ray actors with ``ray=ADDRESS``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from index import store
+from index import shards, store
 from index.corpus import Article
 from index.encoder import Encoder
 from qa.answer import (
@@ -29,10 +26,12 @@ from qa.answer import (
     retrieval_query,
 )
 from qa.filters import Day, Facets, Filter
+from qa.follow import Follower
 from qa.reader import Reader
 from qa.records import Answer, Hit
 from qa.rerank import DEPTH, Candidate, judge
 from qa.retrieve import Retriever, Settings
+from qa.shards import Fanout, LocalShards, RayShards, ShardSearcher
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +56,31 @@ class Assistant:
         reader: Reader | None = None,
         watch: bool = True,
         check_every: float = 1.0,
+        ray: str | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.encoder = encoder
         self.settings = settings or Settings()
         self.policy = policy or Policy.for_reader(reader)
         self.reader = reader
-        self.watch = watch
-        self.check_every = check_every
-        self._retriever = self._load()
-        self._last_check = time.monotonic()
-        self._reloading = threading.Lock()
+        self._follower: Follower | None = None
+        self._fanout: Fanout | None = None
+        if shards.is_sharded(self.index_dir):
+            dirs = shards.shard_dirs(self.index_dir)
+            if ray is not None:
+                group: LocalShards | RayShards = RayShards(
+                    None if ray == "local" else ray, dirs, encoder.fingerprint, self.settings)
+            else:
+                group = LocalShards([ShardSearcher(d, encoder.fingerprint, self.settings,
+                                                   watch=watch, check_every=check_every)
+                                     for d in dirs])
+            self._fanout = Fanout(group, encoder.encode_queries, self.settings)
+        elif ray is not None:
+            raise ValueError(f"{self.index_dir} is not a sharded index: Ray serves the shards "
+                             "of one (daleel shard INDEX --shards N --out DIR)")
+        else:
+            self._follower = Follower(self.index_dir, encoder, self.settings, watch=watch,
+                                      check_every=check_every)
 
     @classmethod
     def load(
@@ -76,19 +89,30 @@ class Assistant:
     ) -> Assistant:
         """Open an index; ``model`` defaults to the one recorded in its manifest. The committed
         reader is loaded too (or pass one; ``reader=False`` for retrieval alone); a missing or
-        damaged reader raises :class:`qa.reader.ReaderError`, never falls back silently."""
+        damaged reader raises :class:`qa.reader.ReaderError`, never falls back silently.
+        A sharded index's shards are searched in this process, or with ``ray="auto"`` (or a
+        cluster address; "local" starts a one-machine cluster) in one Ray actor each."""
+        first = (shards.shard_dirs(index_dir)[0] if shards.is_sharded(index_dir)
+                 else Path(index_dir))
         encoder = (Encoder(model) if model is not None
-                   else Encoder.from_manifest(store.read_model(Path(index_dir))))
+                   else Encoder.from_manifest(store.read_model(first)))
         if reader is True:
             reader = Reader.load(encoder)
         return cls(index_dir, encoder, reader=reader or None, **kwargs)
 
     @property
+    def sharded(self) -> bool:
+        return self._fanout is not None
+
+    @property
     def data(self) -> store.IndexData:
-        return self._retriever.data
+        """The loaded index (one index; a sharded one has no single view)."""
+        return self._current().data
 
     def article(self, article_id: str) -> Article | None:
         """The indexed article with this id (from the index served now), or None."""
+        if self._fanout is not None:
+            return self._fanout.article(article_id)
         data = self.data
         row = data.article_rows.get(article_id)
         return None if row is None else data.articles[row]
@@ -106,10 +130,10 @@ class Assistant:
         k = _check_k(k)
         flt = Filter.make(sources, since, until)
         queries = [normalize_question(check_question(q)) for q in questions]
-        retriever = self._current()
-        allowed = retriever.allowed_rows(flt)
-        return [[c.hit for c in cands[:k]]
-                for cands in self._candidates(queries, k, retriever, allowed=allowed)]
+        found, missing = self._candidates(queries, k, flt=flt)
+        if missing:
+            logger.warning("search over a partial index: shards %s did not answer", missing)
+        return [[c.hit for c in cands[:k]] for cands in found]
 
     def ask(self, question: str, history: Sequence[Any] | None = None, *,
             sources: Sequence[str] | None = None, since: Day = None,
@@ -125,71 +149,55 @@ class Assistant:
         flt = Filter.make(sources, since, until)
         plain = normalize_question(question)
         query = normalize_question(retrieval_query(question, history))
-        retriever = self._current()
         context, read_as = None, query
         if query != plain:
             # A follow-up: the article the previous answer quoted comes first, and the reader
             # reads it both as asked ("ولماذا عاد بعضها؟") and joined to the question before;
             # their mean verdict ranks and quotes best (bench/followups.py).
-            context = retriever.article_rows(previous_turn(history)[1])
-            read_as = (query, plain)
-        candidates = self._candidates([query], 5, retriever, [context], [read_as],
-                                      retriever.allowed_rows(flt))[0]
-        return compose(question, query, candidates, self.policy)
+            context, read_as = previous_turn(history)[1], (query, plain)
+        found, missing = self._candidates([query], 5, [context], [read_as], flt)
+        answer = compose(question, query, found[0], self.policy)
+        return dataclasses.replace(answer, partial=True) if missing else answer
 
     def facets(self) -> Facets:
-        """What the index can be filtered by: its outlets (with article counts) and dates."""
-        retriever = self._current()
-        return Facets.of(retriever.sources, retriever.days, len(retriever.data.sentences))
+        """What the index can be filtered by: its outlets (with article counts) and dates
+        (over a sharded index, of the shards answering now)."""
+        if self._fanout is not None:
+            return self._fanout.facets()[0]
+        return self._current().facets()
 
-    def _candidates(self, queries: list[str], k: int, retriever: Retriever | None = None,
-                    context: Sequence[np.ndarray | None] | None = None,
+    def _candidates(self, queries: list[str], k: int,
+                    contexts: Sequence[Sequence[str] | None] | None = None,
                     read_as: Sequence[str | tuple[str, ...]] | None = None,
-                    allowed: np.ndarray | None = None) -> list[list[Candidate]]:
-        """Judged candidates per query; ``context`` rows are favoured (follow-ups), the reader
-        reads ``read_as`` (default: the queries), and only ``allowed`` rows compete."""
-        retriever = retriever or self._current()
+                    flt: Filter | None = None) -> tuple[list[list[Candidate]], tuple[int, ...]]:
+        """Judged candidates per query, and the shards that did not answer; ``contexts``: the
+        articles a follow-up is about (favoured), the reader reads ``read_as`` (default: the
+        queries), and only what ``flt`` lets through competes."""
+        backend: Retriever | Fanout = self._fanout or self._current()
         depth = max(k, DEPTH) if self.reader is not None else k
-        ranked = retriever.score_batch(queries, depth, context, allowed)
-        return [judge(q, r, retriever.to_hit, self.reader)
-                for q, r in zip(read_as or queries, ranked, strict=True)]
+        ranked = backend.ranked(queries, depth, contexts, flt)
+        missing = tuple(sorted({i for r in ranked for i in r.missing}))
+        return [judge(q, r, backend.to_hit, self.reader)
+                for q, r in zip(read_as or queries, ranked, strict=True)], missing
 
     # -- hot reload ----------------------------------------------------------------------
     def reload(self) -> bool:
-        """Load the live generation now if it changed; True when it did."""
-        gen = store.current_generation(self.index_dir)
-        if gen is None or gen.name == self.data.generation:
-            return False
-        self._retriever = self._load()
-        logger.info("Reloaded index %s (%s)", self.index_dir, self.data.generation)
-        return True
+        """Load the live generation (of every shard) now if it changed; True when one did."""
+        if self._fanout is not None:
+            return self._fanout.reload()
+        assert self._follower is not None
+        return self._follower.reload()
 
     def _current(self) -> Retriever:
-        now = time.monotonic()
-        if self.watch and now - self._last_check >= self.check_every:
-            self._last_check = now
-            gen = store.current_generation(self.index_dir)
-            if gen is not None and gen.name != self.data.generation and self._reloading.acquire(
-                blocking=False
-            ):
-                threading.Thread(target=self._background_reload, daemon=True).start()
-        return self._retriever
+        if self._follower is None:
+            raise ValueError(f"{self.index_dir} is sharded: it has no single loaded view; "
+                             "search it with search()/ask(), or load one shard's directory")
+        return self._follower.current()
 
-    def _background_reload(self) -> None:
-        try:
-            self.reload()
-        except store.StoreError as exc:  # keep serving the old index
-            logger.error("Not reloading %s: %s", self.index_dir, exc)
-        finally:
-            self._reloading.release()
-
-    def _load(self) -> Retriever:
-        # Segments never change: those the served generation already loaded are reused, so
-        # a reload after an update reads only its new segment.
-        previous = getattr(self, "_retriever", None)
-        data = store.load(self.index_dir, fingerprint=self.encoder.fingerprint,
-                          reuse=previous.data if previous is not None else None)
-        return Retriever(data, self.encoder, self.settings)
+    def close(self) -> None:
+        """Stop the shard threads or actors (nothing to do for one index)."""
+        if self._fanout is not None:
+            self._fanout.shards.close()
 
 
 def _check_k(k: int) -> int:

@@ -147,3 +147,18 @@ class Facets:
             last_day=dt.date.fromordinal(int(dated.max())) if len(dated) else None,
             undated=int(len(days) - len(dated)),
         )
+
+    @classmethod
+    def merge(cls, parts: Sequence[Facets]) -> Facets:
+        """The facets of several indexes together (the shards of one)."""
+        sources: Counter[str] = Counter()
+        for p in parts:
+            sources.update(p.sources)
+        firsts = [p.first_day for p in parts if p.first_day is not None]
+        lasts = [p.last_day for p in parts if p.last_day is not None]
+        return cls(articles=sum(p.articles for p in parts),
+                   sentences=sum(p.sentences for p in parts),
+                   sources=dict(sources.most_common()),
+                   first_day=min(firsts) if firsts else None,
+                   last_day=max(lasts) if lasts else None,
+                   undated=sum(p.undated for p in parts))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.bm25 import Corpus
 from index.lexical import analyze
 from index.store import IndexData
 
@@ -64,12 +65,18 @@ _ASKS_DATE = re.compile(
 )
 
 
+#: Why a row is a candidate (bits of ``Candidates.kind``): among the dense top, among the BM25
+#: top, or in a follow-up's context. A sharded search (qa.shards) merges by them.
+DENSE_TOP, LEXICAL_TOP, CONTEXT = 1, 2, 4
+
+
 @dataclass(frozen=True, slots=True)
 class Candidates:
     rows: np.ndarray  # int64 index rows
     dense: np.ndarray  # float32 cosines
     lexical: np.ndarray  # float32 BM25 scores
     query_vector: np.ndarray  # float32 (dim,)
+    kind: np.ndarray | None = None  # uint8 bits DENSE_TOP | LEXICAL_TOP | CONTEXT per row
 
 
 def answer_type(question: str) -> str:
@@ -81,37 +88,84 @@ def answer_type(question: str) -> str:
     return ""
 
 
-def features(question: str, cands: Candidates, data: IndexData) -> np.ndarray:
-    """(len(rows), len(FEATURES)) float32 feature matrix for the candidates of one question."""
-    n = len(cands.rows)
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What ranking needs of each candidate, gathered where its rows live (the index, or the
+    shard holding them): everything but what depends on the other candidates (gaps, ratios,
+    best per article), which :func:`features` computes over the whole list."""
+
+    dense: np.ndarray  # float32 cosines
+    lexical: np.ndarray  # float32 BM25 scores
+    coverage: np.ndarray  # float32, see Bm25.coverage
+    article: np.ndarray  # int64: which article (a key unique among the candidates)
+    headline: np.ndarray  # bool: the sentence is its article's headline
+    first: np.ndarray  # bool: the first sentence of its article's body
+    centroid: np.ndarray  # float32: cosine of the question and the article's mean vector
+    texts: list[str]
+
+    def take(self, picks: np.ndarray) -> Evidence:
+        return Evidence(*(getattr(self, f)[picks] for f in _ARRAYS),
+                        texts=[self.texts[i] for i in picks.tolist()])
+
+    @classmethod
+    def concat(cls, parts: list[Evidence]) -> Evidence:
+        if not parts:
+            return cls(*(np.zeros(0, t) for t in _ARRAYS.values()), texts=[])
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _ARRAYS),
+                   texts=[t for p in parts for t in p.texts])
+
+
+_ARRAYS = {"dense": np.float32, "lexical": np.float32, "coverage": np.float32,
+           "article": np.int64, "headline": bool, "first": bool, "centroid": np.float32}
+
+
+def evidence(question: str, cands: Candidates, data: IndexData,
+             corpus: Corpus | None = None) -> Evidence:
+    """The candidates' evidence from the index holding them; ``corpus``: the statistics of the
+    whole collection when ``data`` is one shard of it (index.bm25)."""
+    if not len(cands.rows):
+        return Evidence.concat([])
+    articles = data.sentences.article[cands.rows]
+    body_row = data.article_body_row[articles]
+    return Evidence(
+        dense=cands.dense.astype(np.float32), lexical=cands.lexical.astype(np.float32),
+        coverage=(data.lexical.coverage(question, cands.rows) if corpus is None else
+                  data.lexical.for_corpus(corpus.n, corpus.length).coverage(
+                      question, cands.rows, corpus.df)),
+        article=articles.astype(np.int64), headline=cands.rows < body_row,
+        first=cands.rows == body_row,
+        centroid=(data.article_vectors[articles] @ cands.query_vector).astype(np.float32),
+        texts=[data.sentence_text(int(r)) for r in cands.rows])
+
+
+def features(question: str, ev: Evidence) -> np.ndarray:
+    """(len(candidates), len(FEATURES)) float32 feature matrix for one question's candidates."""
+    n = len(ev.texts)
     out = np.zeros((n, len(FEATURES)), dtype=np.float32)
     if n == 0:
         return out
-    dense, lexical = cands.dense.astype(np.float32), cands.lexical.astype(np.float32)
+    dense, lexical, texts = ev.dense, ev.lexical, ev.texts
     best_lex = float(lexical.max())
     lex_ratio = lexical / best_lex if best_lex > 0 else np.zeros_like(lexical)
-    articles = data.sentences.article[cands.rows]
-    art_dense = _group_max(articles, dense)
-    art_lex = _group_max(articles, lex_ratio)
+    art_dense = _group_max(ev.article, dense)
+    art_lex = _group_max(ev.article, lex_ratio)
     wants = answer_type(question)
     pattern = {"number": _HAS_NUMBER, "date": _HAS_DATE}.get(wants)
-    texts = [data.sentence_text(int(r)) for r in cands.rows]
-    body_row = data.article_body_row[articles]
     has = (np.array([bool(pattern.search(t)) for t in texts], dtype=np.float32)
            if pattern is not None else None)
     columns = {
         "dense": dense,
         "dense_gap": dense - dense.max(),
         "lexical_ratio": lex_ratio,
-        "coverage": data.lexical.coverage(question, cands.rows),
+        "coverage": ev.coverage,
         "article_dense_gap": art_dense - dense.max(),
         "article_lexical_ratio": art_lex,
         "type_match": has if has is not None else 0.0,
         "type_miss": 1.0 - has if has is not None else 0.0,
-        "headline": cands.rows < body_row,
+        "headline": ev.headline,
         "log_length": np.log1p([len(t) for t in texts]),
-        "article_centroid": data.article_vectors[articles] @ cands.query_vector,
-        "first_sentence": cands.rows == body_row,
+        "article_centroid": ev.centroid,
+        "first_sentence": ev.first,
         "bigram_overlap": _bigram_overlap(question, texts),
     }
     for i, name in enumerate(FEATURES):

@@ -58,6 +58,9 @@ class Answer:
     probability: float | None = None
     #: When declined: the closest sentences found, not verified to answer (best first).
     related: list[Hit] = field(default_factory=list)
+    #: Some shards of a sharded index did not answer (down or restarting): this answer is from
+    #: the others only, and may miss what the missing ones hold.
+    partial: bool = False
 
     @property
     def answer(self) -> str:
@@ -74,4 +77,5 @@ class Answer:
             "question": self.question,
             "citations": [c.to_dict() for c in self.citations],
             "related": [h.to_dict() for h in self.related],
+            "partial": self.partial,
         }

@@ -12,10 +12,11 @@ from functools import cached_property
 
 import numpy as np
 
+from index.bm25 import Corpus
 from index.encoder import Encoder
 from index.store import IndexData
 from qa import rank
-from qa.filters import Filter, article_days
+from qa.filters import Facets, Filter, article_days
 from qa.records import Hit
 
 
@@ -34,12 +35,23 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """A candidate row with the evidence used to rank it and to decide whether to answer."""
+    """A candidate row with the evidence used to rank it and to decide whether to answer
+    (a sharded search, qa.shards, sends its hit with it; ``row`` is then a shard key)."""
 
     row: int
     score: float
     dense: float
     lexical: float
+    hit: Hit | None = None
+
+
+class Ranked(list[Scored]):
+    """One query's ranked candidates; ``missing``: shards of a sharded index that did not
+    answer, so these are from the others only (always empty for one index)."""
+
+    def __init__(self, items: Sequence[Scored] = (), missing: tuple[int, ...] = ()) -> None:
+        super().__init__(items)
+        self.missing = missing
 
 
 class Retriever:
@@ -63,47 +75,73 @@ class Retriever:
         return [self.rank(q, c, k, favoured=f)
                 for q, c, f in zip(queries, candidates, context, strict=True)]
 
+    def ranked(self, queries: Sequence[str], k: int,
+               contexts: Sequence[Sequence[str] | None] | None = None,
+               flt: Filter | None = None) -> list[Ranked]:
+        """Top ``k`` per query; ``contexts``: per query, the articles (ids) a follow-up is
+        about, favoured; ``flt``: only its outlets and dates compete. (qa.shards.Fanout has
+        the same method over a sharded index.)"""
+        allowed = self.allowed_rows(flt)
+        rows = None if contexts is None else [
+            None if ids is None else self.article_rows(ids) for ids in contexts]
+        return [Ranked(r) for r in self.score_batch(queries, k, rows, allowed)]
+
+    def facets(self) -> Facets:
+        return Facets.of(self.sources, self.days, len(self.data.sentences))
+
     def candidates_batch(self, queries: Sequence[str], k: int = 0,
                          context: Sequence[np.ndarray | None] | None = None,
-                         allowed: np.ndarray | None = None) -> list[rank.Candidates]:
+                         allowed: np.ndarray | None = None, *, qvecs: np.ndarray | None = None,
+                         corpus: Corpus | None = None) -> list[rank.Candidates]:
         """Union of the dense and the BM25 top candidates of each query (and its ``context``
-        rows), with both scores; only ``allowed`` rows when a mask is given."""
+        rows), with both scores; only ``allowed`` rows when a mask is given. ``qvecs``: the
+        queries already embedded; ``corpus``: BM25 statistics of the whole collection when
+        this index is one shard of it (index.bm25)."""
         n = len(self.data.sentences)
         if n == 0 or not queries or (allowed is not None and not allowed.any()):
             return [rank.Candidates(*_EMPTY) for _ in queries]
-        qvecs = self.encoder.encode_queries(list(queries))
+        if qvecs is None:
+            qvecs = self.encoder.encode_queries(list(queries))
         depth = min(n, max(self.settings.candidates, k))
         if allowed is None:
             dense_scores, dense_rows = self.data.dense.search(qvecs, depth)
         else:
             dense_scores, dense_rows = self.data.dense.search_within(qvecs, depth, allowed)
+        lexical = self.data.lexical
+        if corpus is not None:
+            lexical = lexical.for_corpus(corpus.n, corpus.length)
         return [
             self._candidates(q, qvecs[i], dense_rows[i], dense_scores[i],
-                             context[i] if context is not None else None, allowed)
+                             context[i] if context is not None else None, allowed,
+                             lexical.scores(q, corpus.df if corpus is not None else None))
             for i, q in enumerate(queries)
         ]
 
     def _candidates(
         self, query: str, qvec: np.ndarray, rows: np.ndarray, dense: np.ndarray,
-        context: np.ndarray | None = None, allowed: np.ndarray | None = None,
+        context: np.ndarray | None, allowed: np.ndarray | None, all_lexical: np.ndarray,
     ) -> rank.Candidates:
         keep = rows >= 0  # FAISS pads with -1 when it finds fewer than asked
         rows, dense = rows[keep], dense[keep]
-        all_lexical = self.data.lexical.scores(query)
         pool = all_lexical if allowed is None else np.where(allowed, all_lexical, 0)
-        extra = _top_rows(pool, self.settings.candidates)
-        if context is not None:
-            extra = np.union1d(extra, context)
+        top_lexical = _top_rows(pool, self.settings.candidates)
+        extra = top_lexical if context is None else np.union1d(top_lexical, context)
         extra = np.setdiff1d(extra, rows)
         if len(extra):
             rows = np.concatenate([rows, extra])
             dense = np.concatenate([dense, self.data.vectors[extra] @ qvec])
-        return rank.Candidates(rows.astype(np.int64), dense, all_lexical[rows], qvec)
+        kind = np.zeros(len(rows), np.uint8)
+        kind[:int(keep.sum())] |= rank.DENSE_TOP
+        kind[np.isin(rows, top_lexical)] |= rank.LEXICAL_TOP
+        if context is not None:
+            kind[np.isin(rows, context)] |= rank.CONTEXT
+        return rank.Candidates(rows.astype(np.int64), dense, all_lexical[rows], qvec, kind)
 
     def rank(self, query: str, cands: rank.Candidates, k: int,
              favoured: np.ndarray | None = None) -> list[Scored]:
         weights = np.asarray(self.settings.weights, dtype=np.float32)
-        scores = rank.score(rank.features(query, cands, self.data), weights)
+        scores = rank.score(rank.features(query, rank.evidence(query, cands, self.data)),
+                            weights)
         if favoured is not None and len(favoured):
             scores = scores + self.settings.context_bonus * np.isin(cands.rows, favoured)
         order = np.argsort(-scores, kind="stable")[:k]
@@ -142,6 +180,8 @@ class Retriever:
         return np.concatenate(out) if out else np.zeros(0, np.int64)
 
     def to_hit(self, scored: Scored) -> Hit:
+        if scored.hit is not None:
+            return scored.hit
         art_row, start, end = (int(x) for x in self.data.sentences[scored.row])
         art = self.data.articles[art_row]
         return Hit(

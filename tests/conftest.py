@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -100,3 +101,49 @@ def seed_bot(seed_index, encoder):
     from qa import Assistant
 
     return Assistant(seed_index, encoder, watch=False)
+
+
+# -- a small news corpus, unsharded and split (tests/index/test_shards.py, tests/qa/) --------
+CITIES = ["القاهرة", "الرياض", "دبي", "بيروت", "عمان", "تونس", "الرباط", "الدوحة", "الجزائر"]
+TOPICS = ["الطاقة الشمسية", "المياه", "التعليم", "الصحة", "السياحة", "الزراعة", "النقل"]
+MONTHS = ["يناير", "مارس", "مايو", "يوليو", "سبتمبر", "نوفمبر"]
+OUTLETS = ["bbc", "cnn", "alarabiya"]
+QUESTIONS = [
+    "كم تبلغ قيمة خطة الطاقة الشمسية في القاهرة؟",
+    "متى يبدأ مشروع المياه؟",
+    "من يشارك في مشروع النقل في دبي؟",
+    "ما هي خطة التعليم في تونس؟",
+    "الزراعة في الرباط",
+    "وزير الصحة",
+    "شركات الدوحة",
+]
+
+
+def write_corpus(path, n: int = 30, prefix: str = "n") -> None:
+    lines = []
+    for i in range(n):
+        city, topic = CITIES[i % len(CITIES)], TOPICS[(i * 3) % len(TOPICS)]
+        other, month = CITIES[(i + 4) % len(CITIES)], MONTHS[i % len(MONTHS)]
+        text = (f"{city} تعلن خطة {topic}\n"
+                f"أعلنت {city} عن خطة جديدة في قطاع {topic} بقيمة {100 + 7 * i} مليون دولار. "
+                f"وقال وزير {topic} إن المشروع يبدأ في {month} 2018. "
+                f"ويشارك في المشروع {3 + i % 5} شركات من {other}.\n"
+                f"ويرى خبراء أن قطاع {topic} في {city} يحتاج إلى استثمارات أكبر.")
+        lines.append({"id": f"{prefix}{i:03d}", "title": f"{city} تعلن خطة {topic}", "text": text,
+                      "source": OUTLETS[i % 3], "date": f"2018-{1 + i % 9:02d}-{1 + i % 27:02d}"})
+    path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in lines), "utf-8")
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory):
+    """The corpus of write_corpus indexed with the fake encoder ("one"), and split into two
+    and three shards ("split2", "split3")."""
+    from index import shards
+    from index.build import build_index
+
+    root = tmp_path_factory.mktemp("shards")
+    write_corpus(root / "news.jsonl")
+    build_index([root / "news.jsonl"], root / "one", encoder=FakeEncoder())
+    for n in (2, 3):
+        shards.split(root / "one", root / f"split{n}", n)
+    return root

@@ -38,6 +38,10 @@ LABELS = {
     "cite_title": "اعرض المصدر {n}",
     "related": "أقرب الجمل التي وُجدت (غير متحقَّق من أنها تجيب)",
     "related_en": "Closest sentences found (not verified to answer)",
+    "partial": "إجابة جزئية: جزء من الفهرس لا يستجيب الآن، فقد تغيب عنها مقالاته. أعد السؤال "
+    "بعد قليل.",
+    "partial_en": "Partial answer: part of the index is not responding now, so its articles may "
+    "be missing. Ask again shortly.",
 }
 
 
@@ -129,7 +133,7 @@ def answer_html(answer: Answer, turn: int) -> str:
             f'<span class="badge badge-none">{esc(badge)}</span>'
             f'<span class="msg-text">{esc(answer.text)}</span>{related_html(answer)}'
         )
-        return _bubble("no-answer", inner, text_direction(answer.text))
+        return _bubble("no-answer", inner + partial_html(answer), text_direction(answer.text))
     quotes = " ".join(
         f'<span class="quote">«<bdi>{marked(c.sentence, c.start, c.answer_start, c.answer_end)}'
         "</bdi>»</span>&nbsp;" + cite_button(turn, c.number)
@@ -138,7 +142,16 @@ def answer_html(answer: Answer, turn: int) -> str:
     lead = (f'<div class="answer-lead"><strong><bdi>{esc(answer.answer)}</bdi></strong></div>'
             if answer.answer else "")
     direction = text_direction(" ".join(c.sentence for c in answer.citations))
-    return _bubble("answer", lead + quotes, direction)
+    return _bubble("answer", lead + quotes + partial_html(answer), direction)
+
+
+def partial_html(answer: Answer) -> str:
+    """The notice on an answer made while some shards of the index did not answer."""
+    if not answer.partial:
+        return ""
+    latin = text_direction(answer.question or answer.text) == "ltr"
+    label = LABELS["partial_en" if latin else "partial"]
+    return f'<div class="partial" role="status">{esc(label)}</div>'
 
 
 def related_html(answer: Answer) -> str:

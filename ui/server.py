@@ -33,12 +33,14 @@ def serve(
     feedback_path: Path | None = None,
     auth_file: Path | None = None,
     no_auth: bool = False,
+    ray: str | None = None,
 ) -> None:
     """Load the index at ``index_dir`` and serve the chat until interrupted. With
     ``auth_file`` (see :mod:`ui.auth`) every page and API call needs a login; binding to an
     address other than loopback without one is refused unless ``no_auth`` says so. (Analytics
     are off in the app itself; `daleel serve` also sets GRADIO_ANALYTICS_ENABLED before gradio
-    is imported, which is where gradio reads it first.)"""
+    is imported, which is where gradio reads it first.) ``ray``: search a sharded index's
+    shards in Ray actors of that cluster (qa.shards)."""
     if auth_file is None and not is_loopback(host) and not no_auth:
         raise PermissionError(
             f"Refusing to serve the chat on {host} without a login: anyone who can reach this "
@@ -51,7 +53,7 @@ def serve(
     if auth_file is None and not is_loopback(host):
         logger.warning("Serving on %s WITHOUT a login (--no-auth): anyone who can reach "
                        "this machine can use the chat.", host)
-    assistant = Assistant.load(index_dir)
+    assistant = Assistant.load(index_dir, ray=ray)
     demo = build_app(assistant, feedback_path=feedback_path)
     logger.info("Feedback goes to %s", feedback_path or default_feedback_path())
     demo.launch(server_name=host, server_port=port, auth=logins, auth_message=LOGIN_MESSAGE)

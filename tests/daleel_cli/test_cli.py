@@ -113,3 +113,17 @@ def test_search_info_and_filters_from_the_command_line(tmp_path, capsys) -> None
     assert {json.loads(x)["article_id"] for x in capsys.readouterr().out.splitlines()} == {"b1"}
     assert main(["ask", "ماذا حدث لأسعار النفط؟", *index, "--since", "أمس"]) == 2
     assert "year-month-day" in capsys.readouterr().err
+    # The same index in two shards answers the same, and says what each shard holds.
+    sharded = ["--index", str(tmp_path / "sharded")]
+    assert main(["shard", str(tmp_path / "idx"), "--shards", "2", "--out", sharded[1]]) == 0
+    assert "nothing embedded" in capsys.readouterr().out
+    assert main(["verify", *sharded]) == 0
+    assert capsys.readouterr().out.count("is intact") == 2
+    assert main(["info", *sharded, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sources"] == facets["sources"]
+    found = []
+    for where in (index, sharded):
+        assert main(["search", "أسعار النفط", *where, "-k", "4", "--json"]) == 0
+        found.append([(h["article_id"], h["start"]) for h in map(
+            json.loads, capsys.readouterr().out.splitlines())])
+    assert len(found[0]) == 4 and found[0] == found[1]

@@ -27,8 +27,9 @@ def column(feats, name):
 def test_features_by_name(data) -> None:
     rows = [data.article_body_row[0], data.article_body_row[0] + 1, data.article_body_row[1]]
     texts = [data.sentence_text(r) for r in rows]
-    feats = rank.features("كم يبلغ طول النيل؟", cands(data, rows, [0.5, 0.7, 0.2], [4, 2, 0]),
-                          data)
+    question = "كم يبلغ طول النيل؟"
+    feats = rank.features(question, rank.evidence(
+        question, cands(data, rows, [0.5, 0.7, 0.2], [4, 2, 0]), data))
     assert feats.shape == (3, len(rank.FEATURES))
     np.testing.assert_allclose(column(feats, "dense"), [0.5, 0.7, 0.2])
     np.testing.assert_allclose(column(feats, "dense_gap"), [-0.2, 0.0, -0.5], atol=1e-6)
@@ -46,7 +47,8 @@ def test_features_by_name(data) -> None:
 
 
 def test_no_answer_type_leaves_type_columns_zero(data) -> None:
-    feats = rank.features("النيل", cands(data, [1, 2], [0.1, 0.2], [0, 0]), data)
+    feats = rank.features("النيل", rank.evidence("النيل", cands(data, [1, 2], [0.1, 0.2], [0, 0]),
+                                                 data))
     assert not column(feats, "type_match").any() and not column(feats, "type_miss").any()
     assert not column(feats, "lexical_ratio").any()  # no BM25 evidence at all
 

@@ -288,3 +288,16 @@ def test_outlet_codes_are_shown_by_name_and_unknown_ones_as_written() -> None:
     html_out = render.source_cards(0, [citation(source="france24",
                                                 date="Sun, 18 Feb 2018 15:38:57 GMT")])
     assert "فرانس 24" in html_out and "18 فبراير 2018" in html_out and "france24" not in html_out
+
+
+def test_a_partial_answer_says_so_in_the_question_language() -> None:
+    full = Answer(text="ignored", citations=[citation(1)], answered=True, question="متى؟")
+    assert "partial" not in render.answer_html(full, turn=0)
+    partial = Answer(text="ignored", citations=[citation(1)], answered=True, question="متى؟",
+                     partial=True)
+    out = render.answer_html(partial, turn=0)
+    assert tags(out) <= ALLOWED and render.LABELS["partial"] in visible_text(out)
+    declined = Answer(text="I found no sentence in the indexed articles.", answered=False,
+                      question="When did it open?", partial=True)
+    text = visible_text(render.answer_html(declined, turn=0))
+    assert render.LABELS["partial_en"] in text and render.LABELS["partial"] not in text

@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -193,10 +192,6 @@ class RayShards:
                 out.append(None)
         return out
 
-    def kill(self, shard: int) -> None:
-        """Kill one shard's actor (Ray restarts it): what the fault tests and bench use."""
-        self._ray.kill(self.actors[shard], no_restart=False)
-
     def close(self) -> None:
         for a in self.actors:
             self._ray.kill(a, no_restart=True)
@@ -292,12 +287,3 @@ def _top(values: np.ndarray, eligible: np.ndarray, n: int) -> np.ndarray:
     out[idx] = True
     return out
 
-
-def wait_for(check: Callable[[], bool], timeout: float, every: float = 0.2) -> bool:
-    """Poll ``check`` until it is true or ``timeout`` seconds pass (tests and bench)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(every)
-    return check()

@@ -103,6 +103,9 @@ def main() -> int:
     ap.add_argument("--set", default="chains")
     ap.add_argument("--distractors", type=int, default=300)
     ap.add_argument("--no-reader", action="store_true", help="retrieval only")
+    ap.add_argument("--reader-weights", type=Path, default=None,
+                    help="another reader's weights folder (default: the committed one)")
+    ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--context-bonus", type=float, nargs="+", default=None,
                     help="sweep Settings.context_bonus over these values (default: as shipped)")
     args = ap.parse_args()
@@ -113,7 +116,7 @@ def main() -> int:
     by_id = {a.id: a for a in articles}
     index_dir, _ = prepare_index(DEFAULT_WORK_DIR / f"followups+d{args.distractors}", articles,
                                  encoder, "title")
-    reader = None if args.no_reader else Reader.load(encoder)
+    reader = None if args.no_reader else Reader.load(encoder, args.reader_weights)
     bot = Assistant(index_dir, encoder, reader=reader, watch=False)
     results = []
     for bonus in args.context_bonus or [bot.settings.context_bonus]:
@@ -132,8 +135,9 @@ def main() -> int:
             if t["turn"] and not t["right"]:
                 print(f"  miss {t['chain']}.{t['turn']}: {t['question']} -> {t['quoted']}")
     result = {"set": args.set, "chains": len(chains), "reader": not args.no_reader,
+              "reader_weights": str(args.reader_weights or "qa/reader_weights"),
               "distractors": args.distractors, "runs": results}
-    out = ROOT / "bench" / "results" / f"followups_{args.set.replace('-', '_')}.json"
+    out = args.out or ROOT / "bench" / "results" / f"followups_{args.set.replace('-', '_')}.json"
     out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return 0
 

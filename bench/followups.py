@@ -74,6 +74,7 @@ def run(bot: Assistant, chains: list[dict], by_id: dict) -> dict:
         for turn_no, turn in enumerate(chain["turns"]):
             gold = gold_sentence(by_id[chain["article"]], turn["gold"])
             answer = bot.ask(turn["q"], history=history)
+            before = history[-1].citations[0] if history and history[-1].citations else None
             history.append(answer)
             first = answer.citations[0] if answer.citations else None
             # What was ranked first, quoted or (when declined) offered as the closest sentence.
@@ -84,7 +85,10 @@ def run(bot: Assistant, chains: list[dict], by_id: dict) -> dict:
 
             rows.append({"chain": chain["id"], "turn": turn_no, "question": turn["q"],
                          "right": is_gold(first), "ranked_first": is_gold(top),
-                         "answered": answer.answered,
+                         "answered": answer.answered, "probability": answer.probability,
+                         # the sentence put first is the one the previous turn quoted
+                         "repeats_previous": bool(top and before and (
+                             top.article_id, top.start) == (before.article_id, before.start)),
                          "quoted": first.sentence if first else None})
 
     def share(first_turns: bool) -> dict:

@@ -34,6 +34,11 @@ QUESTION_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
 #: Longest answer phrase the span decoder returns, in tokens.
 MAX_ANSWER_TOKENS = 30
+# Reading pads each batch to a multiple of this many tokens (Reader.pad_multiple): the int8
+# runtime compiles kernels for each new input shape (~60 ms on this machine) and keeps 64, so a
+# handful of shape buckets beat exact lengths, which nearly every question changes (BENCHMARKS.md
+# section 6: ask p50 90 -> 70 ms, p95 340 -> 90 ms on the full ANT index).
+PAD_MULTIPLE = 32
 
 
 class ReaderError(RuntimeError):
@@ -82,8 +87,9 @@ def passage_text(title: str, sentence: str) -> tuple[str, int]:
 
 
 def encode_pairs(tokenizer, questions: Sequence[str], passages: Sequence[tuple[str, str]],
-                 config: ReaderConfig):
-    """Tokenize (question, headline + sentence) pairs for the reader.
+                 config: ReaderConfig, pad_to_multiple_of: int | None = None):
+    """Tokenize (question, headline + sentence) pairs for the reader (padded to the longest,
+    rounded up to ``pad_to_multiple_of`` tokens when given).
 
     Returns the tokenizer's batch (PyTorch tensors, with offsets) and, per pair, a boolean
     mask of the tokens that belong to the sentence itself (where a span may lie) and the
@@ -100,7 +106,7 @@ def encode_pairs(tokenizer, questions: Sequence[str], passages: Sequence[tuple[s
         starts.append(start)
     batch = tokenizer(
         firsts, seconds, padding=True, truncation="only_second", max_length=config.max_length,
-        return_offsets_mapping=True, return_tensors="pt",
+        pad_to_multiple_of=pad_to_multiple_of, return_offsets_mapping=True, return_tensors="pt",
     )
     offsets = batch.pop("offset_mapping").numpy()
     masks = np.zeros(offsets.shape[:2], dtype=bool)
@@ -221,6 +227,7 @@ class Reader:
                  batch_size: int = 16) -> None:
         self.run, self.tokenizer, self.config = run, tokenizer, config
         self.backend, self.batch_size = backend, batch_size
+        self.pad_multiple: int | None = PAD_MULTIPLE
         # One read at a time: a fast tokenizer must not be re-configured by two threads at
         # once, and the int8 runtime has one request anyway (a question's pairs are one batch).
         self._lock = threading.Lock()
@@ -278,7 +285,7 @@ class Reader:
         for i in range(0, len(passages), self.batch_size):
             chunk = list(passages[i:i + self.batch_size])
             batch, offsets, masks, starts = encode_pairs(
-                self.tokenizer, [question] * len(chunk), chunk, self.config)
+                self.tokenizer, [question] * len(chunk), chunk, self.config, self.pad_multiple)
             with torch.inference_mode():
                 answer, start, end = (np.asarray(x) for x in self.run(**batch))
             for k, (_, sentence) in enumerate(chunk):

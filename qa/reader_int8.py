@@ -84,7 +84,7 @@ class Int8Net:
 
         self._model: Any = ov.Core().compile_model(str(folder / "reader.xml"), "CPU", {
             "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
-            "CPU_RUNTIME_CACHE_CAPACITY": 16, **compiled_cache(folder),
+            "CPU_RUNTIME_CACHE_CAPACITY": 64, **compiled_cache(folder),
             "INFERENCE_NUM_THREADS": threads or runtime.threads(),
             "ENABLE_CPU_PINNING": runtime.pin_threads()})
         self._request = self._model.create_infer_request()

@@ -117,6 +117,22 @@ def test_weights_that_do_not_fit_the_network_are_refused(encoder) -> None:
 
 
 
+def test_padding_to_a_shape_bucket_adds_only_masked_tokens(encoder) -> None:
+    text = (SEEDS / "000_f4163db1c6c8c2c8.txt").read_text(encoding="utf-8")
+    title, *lines = text.splitlines()
+    pairs = [(title, line) for line in lines if line.strip()][:4]
+    questions = ["متى غادرت القوات؟"] * len(pairs)
+    tokenizer, config = encoder.tokenizer(), R.load_config(R.WEIGHTS_DIR)
+    exact = R.encode_pairs(tokenizer, questions, pairs, config)
+    padded = R.encode_pairs(tokenizer, questions, pairs, config, pad_to_multiple_of=32)
+    n = exact[0]["input_ids"].shape[1]
+    assert padded[0]["input_ids"].shape[1] == -(-n // 32) * 32
+    assert (padded[0]["input_ids"][:, :n] == exact[0]["input_ids"]).all()
+    assert not padded[0]["attention_mask"][:, n:].any()  # the model never sees them
+    assert (padded[2][:, :n] == exact[2]).all() and not padded[2][:, n:].any()  # nor spans
+    assert padded[3] == exact[3]
+
+
 @pytest.fixture(scope="session")
 def real_reader(encoder):
     return R.Reader.load(encoder)

@@ -1,0 +1,87 @@
+"""ask() latency on a built full-corpus index, several readers side by side, in one run.
+
+The issue-13 latency target (ask p50 < 80 ms, p95 < 200 ms on the full ANT index) measured on
+an index already built by ``bench/news_build.py --articles 0`` (or ``daleel build``), without
+building it again: ``--questions`` article titles sampled as news_build.py samples them (seed 7),
+each asked once of every reader in turn (so that host speed drift hits all of them alike), after
+one warm-up question each. The order of the readers rotates from question to question: with a
+fixed order, whichever reader asked a question second was faster (an earlier run gave the reader
+asked first 130 ms and the same reader asked second 90 ms). Retrieval alone is one more row.
+``--pad`` compares how a reader pads its batches (``Reader.pad_multiple``; 0: to the longest pair
+only), each variant a reader of its own, with its own int8 shape cache.
+
+    .venv/bin/python bench/ant_latency.py --index /work/ant-index \\
+        --reader-weights qa/reader_weights OTHER_WEIGHTS_DIR --pad 0 16 32
+
+Writes ``bench/results/ant_latency.json`` and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+ANT = ROOT.parent / "shared" / "data" / "ant_news_v2.1.jsonl.gz"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--index", type=Path, default=Path("/work/ant-index"))
+    ap.add_argument("--reader-weights", type=Path, nargs="+", default=[ROOT / "qa" /
+                                                                       "reader_weights"])
+    ap.add_argument("--pad", type=int, nargs="+", default=None,
+                    help="also compare these Reader.pad_multiple values (0: exact lengths)")
+    ap.add_argument("--questions", type=int, default=200)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ant_latency.json")
+    args = ap.parse_args()
+    from qa import Assistant
+    from qa.reader import Reader
+
+    with gzip.open(ANT, "rt", encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh]
+    sample = random.Random(7).sample(records, min(args.questions, len(records)))
+    questions = [r["title"] for r in sample if r.get("title")]
+    base = Assistant.load(args.index, watch=False, reader=False)
+    bots = {"retrieval only": base}
+    for w in args.reader_weights:
+        for pad in args.pad or [None]:
+            reader = Reader.load(base.encoder, w)
+            if pad is not None:
+                reader.pad_multiple = pad or None
+            name = str(w) if pad is None else f"{w} pad {pad}"
+            bots[name] = Assistant(args.index, base.encoder, reader=reader, watch=False)
+    ms: dict[str, list[float]] = {name: [] for name in bots}
+    for bot in bots.values():
+        bot.ask(questions[0])  # warm-up
+    names = list(bots)
+    for i, q in enumerate(questions):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            bot = bots[name]
+            t = time.perf_counter()
+            bot.ask(q)
+            ms[name].append((time.perf_counter() - t) * 1000)
+    rows = {name: {"median": round(statistics.median(v), 1),
+                   "p95": round(sorted(v)[int(0.95 * (len(v) - 1))], 1)} for name, v in ms.items()}
+    out = {"index": str(args.index), "sentences": len(base.data.sentences),
+           "questions": len(questions), "readers": rows,
+           "machine": f"{platform.machine()} {os.cpu_count()} cpu",
+           "load_average": [round(x, 2) for x in os.getloadavg()],
+           "date": time.strftime("%Y-%m-%d %H:%M")}
+    args.out.write_text(json.dumps(out, indent=2), "utf-8")
+    print(f"{'reader':<40} {'ask p50':>9} {'p95':>9}   ({out['sentences']:,} sentences)")
+    for name, r in rows.items():
+        print(f"{name:<40} {r['median']:>7} ms {r['p95']:>7} ms")
+
+
+if __name__ == "__main__":
+    main()

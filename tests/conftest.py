@@ -134,6 +134,13 @@ def write_corpus(path, n: int = 30, prefix: str = "n") -> None:
     path.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in lines), "utf-8")
 
 
+def fake_assistant(index_dir, **kw):
+    """An Assistant over ``index_dir`` with the fake encoder, not watching for rebuilds."""
+    from qa.assistant import Assistant
+
+    return Assistant(index_dir, FakeEncoder(), watch=False, **kw)
+
+
 @pytest.fixture(scope="module")
 def indexes(tmp_path_factory):
     """The corpus of write_corpus indexed with the fake encoder ("one"), and split into two

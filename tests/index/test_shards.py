@@ -10,12 +10,8 @@ import pytest
 
 from index import shards, store
 from index.lexical import analyze
-from qa.assistant import Assistant
-from tests.conftest import QUESTIONS, FakeEncoder
-
-
-def bot(path, **kw) -> Assistant:
-    return Assistant(path, FakeEncoder(), watch=False, **kw)
+from tests.conftest import QUESTIONS
+from tests.conftest import fake_assistant as bot
 
 
 def test_split_puts_each_article_in_one_shard_by_its_id(indexes) -> None:

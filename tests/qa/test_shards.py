@@ -17,10 +17,7 @@ from qa.assistant import Assistant
 from qa.records import Answer
 from qa.shards import Fanout, LocalShards
 from tests.conftest import QUESTIONS, REPO, FakeEncoder, write_corpus
-
-
-def bot(path, **kw) -> Assistant:
-    return Assistant(path, FakeEncoder(), watch=False, **kw)
+from tests.conftest import fake_assistant as bot
 
 
 def listing(hits) -> list[tuple[str, int, int]]:

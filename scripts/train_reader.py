@@ -300,8 +300,15 @@ def trainable_state(net) -> dict:
     return {k: v.detach().clone() for k, v in net.named_parameters() if v.requires_grad}
 
 
-def load_trainable(net, state: dict) -> None:
+def load_trainable(net, state: dict, *, lower_layers_fresh: bool = False) -> None:
+    """Put ``state`` into the trainable tensors: all of them, or with ``lower_layers_fresh``
+    (weights trained with fewer top layers) all but whole layers below the ones it holds,
+    which keep the base's values."""
     missing = set(trainable_state(net)) - set(state)
+    if lower_layers_fresh:
+        held = {int(k.split(".")[3]) for k in state if k.startswith("base.encoder.layer.")}
+        missing = {k for k in missing if not (k.startswith("base.encoder.layer.")
+                                              and int(k.split(".")[3]) < min(held))}
     if missing:
         raise R.ReaderError(f"checkpoint lacks {len(missing)} tensors, e.g. {sorted(missing)[0]}")
     net.load_state_dict(state, strict=False)
@@ -463,11 +470,15 @@ def main(argv=None) -> int:
         from safetensors.torch import load_file
 
         init_cfg = R.load_config(args.init)
-        if init_cfg.top_layers != args.layers:
-            raise SystemExit(f"--init weights have {init_cfg.top_layers} layers, not {args.layers}")
-        load_trainable(net, load_file(str(args.init / R.WEIGHTS_FILE)))
+        if init_cfg.top_layers > args.layers:
+            raise SystemExit(f"--init weights have {init_cfg.top_layers} layers, more than "
+                             f"--layers {args.layers}")
+        # More layers than the init: the extra ones below start from the base model.
+        load_trainable(net, load_file(str(args.init / R.WEIGHTS_FILE)),
+                       lower_layers_fresh=init_cfg.top_layers < args.layers)
         init_sha = init_cfg.sha256
-        log.info("initialized from %s (sha256 %s)", args.init, init_sha)
+        log.info("initialized from %s (sha256 %s, %d of %d top layers)", args.init, init_sha,
+                 init_cfg.top_layers, args.layers)
     train, dev, stats = load_pairs(
         args.data / "aaqad-train.ar.json", args.seed, xquad=args.xquad,
         xquad_repeat=args.xquad_repeat, retrieval_negatives=args.retrieval_negatives,

@@ -9,8 +9,10 @@ self-contained question followed by 1-3 follow-ups ("ومتى حدث ذلك؟", 
 a substring of the one sentence of its article that answers it. The chain is asked in order
 through Assistant.ask(question, history=answers so far), as the chat does. A turn is right
 when the first quoted sentence is the gold one (the article's only sentence holding the
-substring). The index: the seed article, the 5 ANT articles the chains are about, and the first
-``--distractors`` ANT articles (300 by default), embedded with the bundled model.
+substring; a turn whose ``gold`` is null asks what the article does not say, and is right
+when declined). The index, one for every set: the seed article, the ANT articles the chains of
+all sets are about, and the first ``--distractors`` ANT articles (300 by default), embedded with
+the bundled model.
 
 Prints a table (first turns, follow-up turns) and writes bench/results/followups_<set>.json.
 """
@@ -36,10 +38,14 @@ from qa.evaluate import DEFAULT_WORK_DIR, prepare_index  # noqa: E402
 from qa.reader import Reader  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "ant_news_v2.1.jsonl.gz"
+QUESTIONS = ROOT / "bench" / "questions"
 
 
-def articles_for(chains: list[dict], distractors: int) -> list:
-    wanted = {c["article"] for c in chains}
+def articles_for(distractors: int) -> list:
+    """The seed article, the articles of every chain set and the first ``distractors`` ANT
+    articles: one index for all sets, so their figures compare."""
+    wanted = {json.loads(line)["article"] for path in sorted(QUESTIONS.glob("chains*.jsonl"))
+              for line in path.read_text("utf-8").splitlines()}
     seeds = read_corpus([ROOT / "seeds"]).articles
     records, picked = [], set()
     with gzip.open(CORPUS, "rt", encoding="utf-8") as fh:
@@ -72,7 +78,8 @@ def run(bot: Assistant, chains: list[dict], by_id: dict) -> dict:
     for chain in chains:
         history = []
         for turn_no, turn in enumerate(chain["turns"]):
-            gold = gold_sentence(by_id[chain["article"]], turn["gold"])
+            gold = (None if turn["gold"] is None
+                    else gold_sentence(by_id[chain["article"]], turn["gold"]))
             answer = bot.ask(turn["q"], history=history)
             before = history[-1].citations[0] if history and history[-1].citations else None
             history.append(answer)
@@ -84,7 +91,9 @@ def run(bot: Assistant, chains: list[dict], by_id: dict) -> dict:
                 return bool(c and c.article_id == article and (c.start, c.end) == gold)
 
             rows.append({"chain": chain["id"], "turn": turn_no, "question": turn["q"],
-                         "right": is_gold(first), "ranked_first": is_gold(top),
+                         "answerable": gold is not None,
+                         "right": is_gold(first) if gold else not answer.answered,
+                         "ranked_first": is_gold(top),
                          "answered": answer.answered, "probability": answer.probability,
                          # the sentence put first is the one the previous turn quoted
                          "repeats_previous": bool(top and before and (
@@ -92,13 +101,16 @@ def run(bot: Assistant, chains: list[dict], by_id: dict) -> dict:
                          "quoted": first.sentence if first else None})
 
     def share(first_turns: bool) -> dict:
-        sel = [r for r in rows if (r["turn"] == 0) == first_turns]
+        sel = [r for r in rows if (r["turn"] == 0) == first_turns and r["answerable"]]
         return {"turns": len(sel), "right": sum(r["right"] for r in sel),
                 "right_pct": round(100 * sum(r["right"] for r in sel) / max(1, len(sel)), 1),
                 "ranked_first": sum(r["ranked_first"] for r in sel),
                 "declined": sum(not r["answered"] for r in sel)}
 
+    unanswerable = [r for r in rows if not r["answerable"]]
     return {"first": share(True), "follow_up": share(False),
+            "unanswerable": {"turns": len(unanswerable),
+                             "declined": sum(r["right"] for r in unanswerable)},
             "seconds": round(time.perf_counter() - started, 1), "turns": rows}
 
 
@@ -114,9 +126,9 @@ def main() -> int:
                     help="sweep Settings.context_bonus over these values (default: as shipped)")
     args = ap.parse_args()
     chains = [json.loads(line) for line in
-              (ROOT / "bench" / "questions" / f"{args.set}.jsonl").read_text("utf-8").splitlines()]
+              (QUESTIONS / f"{args.set}.jsonl").read_text("utf-8").splitlines()]
     encoder = Encoder()
-    articles = articles_for(chains, args.distractors)
+    articles = articles_for(args.distractors)
     by_id = {a.id: a for a in articles}
     index_dir, _ = prepare_index(DEFAULT_WORK_DIR / f"followups+d{args.distractors}", articles,
                                  encoder, "title")
@@ -134,6 +146,9 @@ def main() -> int:
         print(f"| {args.set} | {r['context_bonus']:g} | {f['right']}/{f['turns']}"
               f" ({f['right_pct']} %) | {u['right']}/{u['turns']} ({u['right_pct']} %) | "
               f"{u['ranked_first']} | {u['declined']} |")
+        if r["unanswerable"]["turns"]:
+            n = r["unanswerable"]
+            print(f"  unanswerable follow-ups declined: {n['declined']}/{n['turns']}")
     if len(results) == 1:
         for t in results[0]["turns"]:
             if t["turn"] and not t["right"]:

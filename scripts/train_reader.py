@@ -74,7 +74,8 @@ def read_paragraphs(path: Path, part: str = "all", first_id: int = 0):
 
 def load_pairs(path: Path, seed: int, dev_share: float = 0.05, *, part: str = "all",
                xquad: Path | None = None,
-               xquad_repeat: int = 1, retrieval_negatives: int = 0, join_share: float = 0.0):
+               xquad_repeat: int = 1, retrieval_negatives: int = 0, join_share: float = 0.0,
+               ellipsis: float = 0.0):
     """(train, dev, stats): pair dicts from AAQAD-train (SQuAD 2.0), noise filters applied.
 
     With the defaults this is the first-stage recipe. The second stage adds, to the training
@@ -86,13 +87,17 @@ def load_pairs(path: Path, seed: int, dev_share: float = 0.05, *, part: str = "a
       all training paragraphs, from other articles (what an index puts beside the answer);
     * ``join_share``: that share of questions is also read joined after another question of its
       paragraph, as the assistant reads a follow-up ("previous question" + question), with the
-      other question's answer sentence as a negative (the repeated-quote failure).
+      other question's answer sentence as a negative (the repeated-quote failure);
+    * ``ellipsis``: that share of the joined questions is written as a follow-up is asked
+      (:func:`elliptical`: "وأين ولد؟", not the whole question again), and the other question
+      may then be one its sentence answers too, a positive (a follow-up answered by the
+      sentence just quoted, as a quarter of bench/questions/chains.jsonl's are).
     """
     rng = random.Random(seed)
     aug = random.Random(seed + 1)  # augmentation draws apart, so stage 1 stays reproducible
     stats = {"questions": 0, "answerable": 0, "unanswerable": 0, "moved": 0, "dropped": 0,
              "pinned": 0, "noisy": 0, "crossing_span": 0, "plausible": 0, "xquad_questions": 0,
-             "retrieval_negatives": 0, "joined": 0}
+             "retrieval_negatives": 0, "joined": 0, "elliptical": 0}
     paragraphs = [("aaqad", *p) for p in read_paragraphs(path, part)]
     # Every AAQAD sentence, for easy negatives from other articles.
     pool = [(a, title, ctx[s:e]) for _, a, title, ctx, spans, _ in paragraphs for s, e in spans]
@@ -166,20 +171,39 @@ def load_pairs(path: Path, seed: int, dev_share: float = 0.05, *, part: str = "a
         if is_dev or not join_share:
             continue
         for k, q, gold, _pairs in made:
+            short = ellipsis > 0 and aug.random() < ellipsis
             others = [(j, qas[j]["question"].strip()) for j in golds
-                      if j != k and golds[j] != (gold[0] if gold else None)]
+                      if j != k and (short or golds[j] != (gold[0] if gold else None))]
             if not others or aug.random() >= join_share:
                 continue
             j, previous = others[aug.randrange(len(others))]
-            joined = {"question": f"{previous} {q}", "title": title, "article": a}
+            follow = elliptical(q, previous) if short else q
+            joined = {"question": f"{previous} {follow}", "title": title, "article": a}
             stats["joined"] += 1
-            new = [{**joined, "sentence": sents[golds[j]], "label": 0.0, "weight": 1.0,
-                    "span": None}]
+            stats["elliptical"] += short
+            new = [] if gold is not None and golds[j] == gold[0] else [
+                {**joined, "sentence": sents[golds[j]], "label": 0.0, "weight": 1.0,
+                 "span": None}]
             if gold is not None:
                 new.append({**joined, "sentence": sents[gold[0]], "label": 1.0, "weight": 1.0,
                             "span": gold[1]})
             out.extend(new * repeat)
     return train, dev, stats
+
+
+def elliptical(question: str, previous: str) -> str:
+    """``question`` as it is asked after ``previous``: its words sharing a term with
+    ``previous`` left out (the question word kept) and "و" in front, so "أين ولد عبد السلام
+    هارون؟" after "متى نال عبد السلام هارون الجائزة؟" reads "وأين ولد؟"."""
+    seen = set(analyze(previous))
+    words = question.strip().rstrip("؟?").split()
+    if not words:
+        return question
+    rest = [w for w in words[1:] if not set(analyze(w)) & seen]
+    while rest and not analyze(rest[-1]):  # no dangling "في" left at the end
+        rest.pop()
+    head = words[0] if words[0].startswith("و") else "و" + words[0]
+    return " ".join([head, *rest]) + "؟"
 
 
 class _RetrievalNegatives:
@@ -447,6 +471,8 @@ def main(argv=None) -> int:
     stage.add_argument("--xquad-repeat", type=int, default=1)
     stage.add_argument("--retrieval-negatives", type=int, default=0)
     stage.add_argument("--join-share", type=float, default=0.0)
+    stage.add_argument("--ellipsis", type=float, default=0.0,
+                       help="share of the joined questions written as elliptical follow-ups")
     args = ap.parse_args(argv)
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -482,7 +508,7 @@ def main(argv=None) -> int:
     train, dev, stats = load_pairs(
         args.data / "aaqad-train.ar.json", args.seed, xquad=args.xquad,
         xquad_repeat=args.xquad_repeat, retrieval_negatives=args.retrieval_negatives,
-        join_share=args.join_share)
+        join_share=args.join_share, ellipsis=args.ellipsis)
     log.info("pairs: train %d, dev %d; filters %s", len(train), len(dev), stats)
     if args.limit:
         train = train[:args.limit]
@@ -550,7 +576,8 @@ def main(argv=None) -> int:
                    minutes=(time.monotonic() - t0) / 60, layers=args.layers, lr=args.lr,
                    batch=args.batch, seed=args.seed, init_sha256=init_sha,
                    xquad_repeat=args.xquad_repeat if args.xquad else 0,
-                   retrieval_negatives=args.retrieval_negatives, join_share=args.join_share)
+                   retrieval_negatives=args.retrieval_negatives, join_share=args.join_share,
+                   ellipsis=args.ellipsis)
     if args.xquad:  # the half never trained on (the fusion weight is tuned on it)
         held, _, _ = load_pairs(args.xquad, args.seed, dev_share=0.0, part="eval")
         metrics["xquad_eval_half"], _, _ = evaluate(net, tokenizer, held, config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 import torch
@@ -37,3 +38,52 @@ def test_weights_with_fewer_layers_fill_the_top_and_leave_the_rest_as_the_base(
             assert torch.equal(v, state[k]), k
         elif k.startswith(below):
             assert torch.equal(v, base[k]), k
+
+
+def test_elliptical_drops_what_the_previous_question_named_and_keeps_the_question_word(
+        train_reader) -> None:
+    previous = "متى نال عبد السلام هارون جائزة الملك فيصل؟"
+    assert train_reader.elliptical("أين ولد عبد السلام هارون؟", previous) == "وأين ولد؟"
+    # no dangling preposition once its object is gone; a leading و is not doubled
+    assert train_reader.elliptical("وكم عدد الجنود الأمريكيين في العراق؟",
+                                   "متى غادرت القوات الأمريكية العراق؟") == "وكم عدد الجنود؟"
+
+
+def _squad(path, title: str, context: str, qas: list[tuple[str, str | None]]) -> None:
+    path.write_text(json.dumps({"data": [{"title": title, "paragraphs": [{
+        "context": context,
+        "qas": [{"id": str(n), "question": q, "is_impossible": a is None,
+                 "answers": [] if a is None else [{"text": a,
+                                                   "answer_start": context.index(a)}]}
+                for n, (q, a) in enumerate(qas)]}]}]}, ensure_ascii=False), encoding="utf-8")
+
+
+def test_elliptical_joins_keep_a_follow_up_answered_by_the_sentence_just_quoted(
+        train_reader, tmp_path) -> None:
+    context = ("ولد عبد السلام هارون في الإسكندرية عام 1909. "
+               "ونال جائزة الملك فيصل العالمية عام 1981. "
+               "وتوفي في القاهرة عام 1988.")
+    path = tmp_path / "tiny.json"
+    _squad(path, "عبد السلام هارون", context, [
+        ("أين ولد عبد السلام هارون؟", "الإسكندرية"),
+        ("في أي عام ولد عبد السلام هارون؟", "1909"),
+        ("متى نال عبد السلام هارون جائزة الملك فيصل؟", "1981"),
+    ])
+    plain, _, before = train_reader.load_pairs(path, 13, dev_share=0.0, join_share=1.0)
+    short, _, stats = train_reader.load_pairs(path, 13, dev_share=0.0, join_share=1.0,
+                                              ellipsis=1.0)
+    assert before["elliptical"] == 0 and stats["elliptical"] == stats["joined"] == 3
+    joined = [p for p in short if p["question"].count("؟") == 2]
+    assert joined and all("؟ و" in p["question"] for p in joined)
+    # every joined question keeps its positive; the two birth questions share one sentence, and
+    # one asked after the other is a positive for it, never a negative
+    birth = context[:context.index("1909") + 5]
+    for p in joined:
+        follow = p["question"].split("؟ ", 1)[1]
+        assert "عبد السلام" not in follow, p["question"]
+    assert not any(p["sentence"] == birth and p["label"] == 0.0 and "ولد" in
+                   p["question"].split("؟ ", 1)[1] for p in joined)
+    assert any(p["label"] == 1.0 for p in joined)
+    # without --ellipsis, joins are as before: whole questions, other sentences only
+    assert all(p["question"].split("؟ ", 1)[1].startswith(("أين", "في", "متى"))
+               for p in plain if p["question"].count("؟") == 2)

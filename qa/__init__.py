@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from qa.answer import QuestionError
     from qa.assistant import Assistant
-    from qa.records import Answer, Citation, Hit
+    from qa.records import Answer, Citation, Hit, Topic
 
-__all__ = ["Answer", "Assistant", "Citation", "Hit", "QuestionError"]
+__all__ = ["Answer", "Assistant", "Citation", "Hit", "QuestionError", "Topic"]
 _HOME = {
     "Answer": "qa.records",
     "Assistant": "qa.assistant",
     "Citation": "qa.records",
     "Hit": "qa.records",
     "QuestionError": "qa.answer",
+    "Topic": "qa.records",
 }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from index.corpus import LONE_SURROGATE
-from qa.records import Answer, Citation, Hit
+from qa.records import Answer, Citation, Hit, Topic
 from qa.rerank import Candidate
 
 MAX_QUESTION_CHARS = 1000
@@ -124,15 +124,14 @@ _FOLLOW_UP = re.compile(
 )
 
 
-def retrieval_query(question: str, history: Sequence[Any] | None) -> str:
+def retrieval_query(question: str, topic: Topic | None) -> str:
     """The text to retrieve with: a follow-up question borrows the previous question's words.
 
     "ومتى حدث ذلك؟" names nothing by itself; joined to the question before it, it retrieves
     the sentences of the same story. Self-contained questions are used as they are.
     """
-    previous, _ = previous_turn(history)
-    if previous and is_follow_up(question):
-        return f"{previous} {question}"
+    if topic is not None and topic.question and is_follow_up(question):
+        return f"{topic.question} {question}"
     return question
 
 
@@ -140,21 +139,34 @@ def is_follow_up(question: str) -> bool:
     return len(question.split()) <= 2 or bool(_FOLLOW_UP.search(question))
 
 
-def previous_turn(history: Sequence[Any] | None) -> tuple[str, list[str]]:
-    """The last user question in ``history`` (Answers, (question, answer) pairs, role dicts)
-    and the articles its answer quoted: what a follow-up is about. Only Answers carry
-    citations; chat messages give the question alone."""
+def previous_topic(history: Sequence[Any] | None) -> Topic | None:
+    """What the conversation in ``history`` (Answers, (question, answer) pairs or role dicts)
+    is about after its last turn. Only Answers carry the quoted sentence; chat messages give
+    the question alone."""
     for turn in reversed(list(history or [])):
         if isinstance(turn, Answer):
-            return turn.question, list(dict.fromkeys(c.article_id for c in turn.citations))
+            if turn.topic is not None:
+                return turn.topic
+            return topic_after(turn, None)  # an Answer made by hand
         if isinstance(turn, dict) and turn.get("role") == "user":
             content = turn.get("content")
-            return (content if isinstance(content, str) else ""), []
+            return Topic(content if isinstance(content, str) else "")
         if isinstance(turn, list | tuple) and turn and isinstance(turn[0], str):
-            return turn[0], []
+            return Topic(turn[0])
         if isinstance(turn, str):
-            return turn, []
-    return "", []
+            return Topic(turn)
+    return None
+
+
+def topic_after(answer: Answer, before: Topic | None) -> Topic:
+    """What the conversation is about once ``answer`` is given: its question, and the sentence
+    it quoted or, declined, the one ``before`` (the follow-up's topic) held."""
+    if answer.citations:
+        c = answer.citations[0]
+        return Topic(answer.question, c.article_id, c.start, c.end)
+    if before is not None:
+        return Topic(answer.question, before.article_id, before.start, before.end)
+    return Topic(answer.question)
 
 
 def compose(question: str, query: str, candidates: Sequence[Candidate], policy: Policy) -> Answer:

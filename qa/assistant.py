@@ -22,14 +22,15 @@ from qa.answer import (
     check_question,
     compose,
     normalize_question,
-    previous_turn,
+    previous_topic,
     retrieval_query,
+    topic_after,
 )
 from qa.filters import Day, Facets, Filter
 from qa.follow import Follower
 from qa.reader import Reader
-from qa.records import Answer, Hit
-from qa.rerank import DEPTH, Candidate, judge
+from qa.records import Answer, Hit, Topic
+from qa.rerank import DEPTH, FOLLOW_UP_DEPTH, FOLLOW_UP_WEIGHT, Candidate, judge, near
 from qa.retrieve import Retriever, Settings
 from qa.shards import Fanout, LocalShards, RayShards, ShardSearcher
 
@@ -141,23 +142,28 @@ class Assistant:
         """Answer by quoting the sentence(s) that hold the answer, or decline.
 
         ``history`` is the conversation so far (earlier Answers, (question, answer) pairs or
-        chat messages); a short follow-up question is retrieved together with the last one.
+        chat messages); a follow-up question ("ومتى حدث ذلك؟") is retrieved together with the
+        last one and judged against what the conversation is about (``Answer.topic``): that
+        article first, the sentence last quoted and its neighbours favoured.
         When declining, ``Answer.related`` lists the closest sentences, unverified.
         ``sources``/``since``/``until`` limit the answer to those outlets and that period.
         """
         question = check_question(question)
         flt = Filter.make(sources, since, until)
         plain = normalize_question(question)
-        query = normalize_question(retrieval_query(question, history))
-        context, read_as = None, query
-        if query != plain:
-            # A follow-up: the article the previous answer quoted comes first, and the reader
-            # reads it both as asked ("ولماذا عاد بعضها؟") and joined to the question before;
-            # their mean verdict ranks and quotes best (bench/followups.py).
-            context, read_as = previous_turn(history)[1], (query, plain)
-        found, missing = self._candidates([query], 5, [context], [read_as], flt)
+        topic = previous_topic(history)
+        query = normalize_question(retrieval_query(question, topic))
+        context, read_as, follows = None, query, None
+        if query != plain and topic is not None:
+            # A follow-up: the article of the conversation's last quote comes first, and the
+            # reader reads it both as asked ("ولماذا عاد بعضها؟") and joined to the question
+            # before; their mean verdict ranks and quotes best (bench/followups.py).
+            context = [topic.article_id] if topic.article_id else []
+            read_as, follows = (query, plain), topic
+        found, missing = self._candidates([query], 5, [context], [read_as], flt, follows)
         answer = compose(question, query, found[0], self.policy)
-        return dataclasses.replace(answer, partial=True) if missing else answer
+        return dataclasses.replace(answer, partial=bool(missing),
+                                   topic=topic_after(answer, follows))
 
     def facets(self) -> Facets:
         """What the index can be filtered by: its outlets (with article counts) and dates
@@ -169,15 +175,19 @@ class Assistant:
     def _candidates(self, queries: list[str], k: int,
                     contexts: Sequence[Sequence[str] | None] | None = None,
                     read_as: Sequence[str | tuple[str, ...]] | None = None,
-                    flt: Filter | None = None) -> tuple[list[list[Candidate]], tuple[int, ...]]:
+                    flt: Filter | None = None, follows: Topic | None = None,
+                    ) -> tuple[list[list[Candidate]], tuple[int, ...]]:
         """Judged candidates per query, and the shards that did not answer; ``contexts``: the
         articles a follow-up is about (favoured), the reader reads ``read_as`` (default: the
-        queries), and only what ``flt`` lets through competes."""
+        queries), and only what ``flt`` lets through competes. ``follows``: the topic the
+        queries follow up on, judged as qa.rerank.FOLLOW_UP_DEPTH says."""
         backend: Retriever | Fanout = self._fanout or self._current()
-        depth = max(k, DEPTH) if self.reader is not None else k
+        read = DEPTH if follows is None else FOLLOW_UP_DEPTH
+        depth = max(k, read) if self.reader is not None else k
         ranked = backend.ranked(queries, depth, contexts, flt)
         missing = tuple(sorted({i for r in ranked for i in r.missing}))
-        return [judge(q, r, backend.to_hit, self.reader)
+        how = {} if follows is None else {"weight": FOLLOW_UP_WEIGHT, "prior": near(follows)}
+        return [judge(q, r, backend.to_hit, self.reader, depth=read, **how)
                 for q, r in zip(read_as or queries, ranked, strict=True)], missing
 
     # -- hot reload ----------------------------------------------------------------------

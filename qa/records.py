@@ -47,6 +47,18 @@ class Citation(Hit):
 
 
 @dataclass(frozen=True, slots=True)
+class Topic:
+    """What a conversation is about after a turn, for the follow-up that comes next: the
+    turn's question and the sentence last quoted in the conversation (its article and offsets;
+    a turn that declines keeps the one before: "I found nothing" does not change the story)."""
+
+    question: str
+    article_id: str | None = None
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     text: str
     citations: list[Citation] = field(default_factory=list)
@@ -61,6 +73,9 @@ class Answer:
     #: Some shards of a sharded index did not answer (down or restarting): this answer is from
     #: the others only, and may miss what the missing ones hold.
     partial: bool = False
+    #: What the conversation is about after this turn (set by Assistant.ask): pass this
+    #: Answer in ``history`` and a follow-up is read against it.
+    topic: Topic | None = None
 
     @property
     def answer(self) -> str:
@@ -78,4 +93,5 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "related": [h.to_dict() for h in self.related],
             "partial": self.partial,
+            "topic": None if self.topic is None else asdict(self.topic),
         }

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from qa.reader import Reader, Reading
-from qa.records import Hit
+from qa.records import Hit, Topic
 from qa.retrieve import Scored
 
 #: How many of the best retrieved sentences the reader reads: on XQuAD-ar R@1 is 76.72 reading 4
@@ -18,6 +18,17 @@ DEPTH = 4
 #: logit, for readers whose config does not carry their own (``ReaderConfig.use``); fitted on
 #: XQuAD-ar for the first-stage weights (bench/fit_reader_use.py, BENCHMARKS.md).
 RETRIEVAL_WEIGHT = 1.0
+#: How a follow-up is judged (chosen on bench/questions/chains.jsonl, bench/followups.py): its
+#: 6 best sentences are read (8 quote the same there and cost a third more), the retrieval
+#: score weighs 0.3 beside the reader logit (retrieval with the question joined to the previous
+#: one leans towards the sentence just quoted), and the conversation's last quote and the
+#: sentences right before and after it get NEAR_BONUS on the logit scale (a follow-up is mostly
+#: answered there: 16 of the 24 in chains.jsonl by the previous turn's sentence or a neighbour).
+FOLLOW_UP_DEPTH = 6
+FOLLOW_UP_WEIGHT = 0.3
+NEAR_BONUS = 0.5
+#: At most this many characters (whitespace) between two sentences that follow each other.
+_SENTENCE_GAP = 4
 
 
 def retrieval_weight(reader: Reader | None) -> float:
@@ -31,6 +42,22 @@ def fuse(scored: Sequence[Scored], readings: Sequence[Reading], weight: float) -
     the best retrieval score among them."""
     best = max((s.score for s in scored), default=0.0)
     return [r.score + weight * (s.score - best) for s, r in zip(scored, readings, strict=True)]
+
+
+def near(topic: Topic) -> Callable[[Hit], float]:
+    """The follow-up prior: NEAR_BONUS for ``topic``'s quoted sentence and the sentences right
+    before and after it in its article (told apart by their offsets alone, so a sharded index
+    judges alike), 0 elsewhere."""
+
+    def prior(hit: Hit) -> float:
+        if topic.start is None or topic.end is None or hit.article_id != topic.article_id:
+            return 0.0
+        same = (hit.start, hit.end) == (topic.start, topic.end)
+        after = 0 <= hit.start - topic.end <= _SENTENCE_GAP
+        before = 0 <= topic.start - hit.end <= _SENTENCE_GAP
+        return NEAR_BONUS if same or after or before else 0.0
+
+    return prior
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +81,12 @@ def judge(
     *,
     depth: int = DEPTH,
     weight: float | None = None,
+    prior: Callable[[Hit], float] | None = None,
 ) -> list[Candidate]:
     """Candidates best first. Without a reader, in retrieval order as retrieval scored them;
     with one, the first ``depth`` are read and reordered by reader logit + ``weight`` (by
-    default the one fitted for the reader) x the retrieval score's gap to the best, and carry
-    probability and answer offsets. (Their
+    default the one fitted for the reader) x the retrieval score's gap to the best (+
+    ``prior(hit)``, if given), and carry probability and answer offsets. (Their
     ``Hit.score`` is then that fused score; hits past ``depth`` keep the retrieval score.)"""
     out = [Candidate(s, to_hit(s)) for s in scored]
     if reader is None or not out:
@@ -77,6 +105,8 @@ def judge(
     judged = []
     for c, s, r, fused in zip(head, scored[: len(head)], readings,
                               fuse(scored[: len(head)], readings, weight), strict=True):
+        if prior is not None:
+            fused += prior(c.hit)
         span = (c.hit.start + r.span[0], c.hit.start + r.span[1]) if r.span else (None, None)
         hit = dataclasses.replace(c.hit, score=round(fused, 6), probability=round(r.probability, 4),
                                   answer_start=span[0], answer_end=span[1])

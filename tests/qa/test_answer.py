@@ -226,6 +226,46 @@ def test_a_follow_up_is_answered_from_the_previous_answers_article_first(two_sto
     assert b.ask("أين لعب المنتخب مباراة؟", history=[first]).citations[0].article_id == "b"
 
 
+def test_the_conversation_keeps_its_story_over_a_turn_that_found_nothing(two_stories) -> None:
+    from qa.records import Answer, Topic
+    from qa.retrieve import Settings
+
+    b = Assistant(two_stories, FakeEncoder(), settings=Settings(context_bonus=50.0),
+                  policy=Policy(min_confidence=0.0), watch=False)
+    first = b.ask("أين عقد الوزراء اجتماعا؟")
+    quoted = first.citations[0]
+    assert first.topic == Topic(first.question, "a", quoted.start, quoted.end)
+    assert first.to_dict()["topic"]["article_id"] == "a"
+    # The follow-up after it is declined (an assistant with an unreachable bar): the
+    # conversation is still about article a, and the next follow-up is read against it.
+    strict = Assistant(two_stories, FakeEncoder(), settings=Settings(context_bonus=50.0),
+                       policy=Policy(min_confidence=99.0), watch=False)
+    nothing = strict.ask("وكم وزيرا حضر؟", history=[first])
+    assert not nothing.answered
+    assert nothing.topic == Topic("وكم وزيرا حضر؟", "a", quoted.start, quoted.end)
+    follow = b.ask("وماذا حدث يوم الأحد؟", history=[first, nothing])
+    assert follow.citations[0].sentence == "وانتهى الاجتماع يوم الأحد."
+    assert follow.topic.article_id == "a" and follow.topic.question == "وماذا حدث يوم الأحد؟"
+    # An Answer built by hand (no topic) still gives its quote's article; chat messages, the
+    # question alone.
+    by_hand = Answer(text=quoted.sentence, citations=[quoted], answered=True,
+                     question=first.question)
+    assert b.ask("وماذا حدث يوم الأحد؟", history=[by_hand]).citations[0].article_id == "a"
+    lone = b.ask("وماذا حدث يوم الأحد؟", history=[{"role": "user", "content": "سؤال"}])
+    assert lone.topic == Topic("وماذا حدث يوم الأحد؟", lone.citations[0].article_id,
+                               lone.citations[0].start, lone.citations[0].end)
+
+
+def test_a_declined_answer_keeps_the_topic_it_followed() -> None:
+    from qa.answer import topic_after
+    from qa.records import Answer, Topic
+
+    before = Topic("أين عقد الوزراء اجتماعا؟", "a", 0, 31)
+    declined = Answer(text=NO_ANSWER, question="وكم وزيرا حضر؟")
+    assert topic_after(declined, before) == Topic("وكم وزيرا حضر؟", "a", 0, 31)
+    assert topic_after(declined, None) == Topic("وكم وزيرا حضر؟")
+
+
 @pytest.mark.parametrize("question", ["ولأي شركة تتبع؟", "وإلى أين نُقل الركاب؟", "ومع من تعاقد؟",
                                       "ولمن كانت البطارية؟", "ومتى حدث ذلك؟", "why?"])
 def test_follow_up_forms(question: str) -> None:
@@ -283,3 +323,30 @@ def test_fusion_weight_and_thresholds_come_with_the_readers_weights(index_dir) -
     by_default = judge("q", scored, lambda s: hit, fitted)
     explicit = judge("q", scored, lambda s: hit, fitted, weight=0.25)
     assert [c.hit.score for c in by_default] == [c.hit.score for c in explicit]
+
+
+def test_the_follow_up_prior_favours_the_last_quote_and_its_neighbours_only() -> None:
+    from index.segment import split_sentences
+    from qa.records import Topic
+    from qa.rerank import NEAR_BONUS, near
+
+    text = "غادر الوزير القاهرة. ووصل إلى الرياض مساء. ثم عاد يوم الأحد."
+    spans = split_sentences(text)  # as the index cuts them: one space between
+    assert [text[s:e] for s, e in spans] == ["غادر الوزير القاهرة.", "ووصل إلى الرياض مساء.",
+                                               "ثم عاد يوم الأحد."]
+    prior = near(Topic("متى غادر الوزير؟", "a", *spans[0]))
+
+    def hit(span, article="a"):
+        return dataclasses.replace(_hit(text[span[0]:span[1]], span[0]), article_id=article)
+
+    assert prior(hit(spans[0])) == prior(hit(spans[1])) == NEAR_BONUS
+    assert prior(hit(spans[2])) == 0.0  # two sentences on
+    assert prior(hit(spans[1], article="b")) == 0.0  # same offsets, another article
+    assert near(Topic("سؤال"))(hit(spans[0])) == 0.0  # nothing quoted yet
+    # in judge, the prior moves a sentence up by its bonus on the fused scale
+    scored = [Scored(i, 10.0, 0.5, 0.0) for i in range(3)]
+    plain = judge("متى عاد", scored, lambda s: hit(spans[s.row]), FakeReader())
+    nudged = judge("متى عاد", scored, lambda s: hit(spans[s.row]), FakeReader(), prior=prior)
+    before = {c.row: c.hit.score for c in plain}
+    for c in nudged:
+        assert c.hit.score == pytest.approx(before[c.row] + (NEAR_BONUS if c.row < 2 else 0))

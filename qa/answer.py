@@ -140,10 +140,12 @@ def is_follow_up(question: str) -> bool:
 
 
 def previous_topic(history: Sequence[Any] | None) -> Topic | None:
-    """What the conversation in ``history`` (Answers, (question, answer) pairs or role dicts)
-    is about after its last turn. Only Answers carry the quoted sentence; chat messages give
-    the question alone."""
+    """What the conversation in ``history`` (Answers, (question, answer) pairs, role dicts or
+    a kept Topic) is about after its last turn. Only Answers and Topics carry the quoted
+    sentence; chat messages give the question alone."""
     for turn in reversed(list(history or [])):
+        if isinstance(turn, Topic):
+            return turn
         if isinstance(turn, Answer):
             if turn.topic is not None:
                 return turn.topic

@@ -141,10 +141,11 @@ class Assistant:
             until: Day = None) -> Answer:
         """Answer by quoting the sentence(s) that hold the answer, or decline.
 
-        ``history`` is the conversation so far (earlier Answers, (question, answer) pairs or
-        chat messages); a follow-up question ("ومتى حدث ذلك؟") is retrieved together with the
-        last one and judged against what the conversation is about (``Answer.topic``): that
-        article first, the sentence last quoted and its neighbours favoured.
+        ``history`` is the conversation so far (earlier Answers, (question, answer) pairs,
+        chat messages, or the last ``Answer.topic`` alone); a follow-up question ("ومتى حدث
+        ذلك؟") is retrieved together with the last one and judged against what the
+        conversation is about (``Answer.topic``): that article first, the sentence last
+        quoted and its neighbours favoured.
         When declining, ``Answer.related`` lists the closest sentences, unverified.
         ``sources``/``since``/``until`` limit the answer to those outlets and that period.
         """

@@ -251,6 +251,9 @@ def test_the_conversation_keeps_its_story_over_a_turn_that_found_nothing(two_sto
     by_hand = Answer(text=quoted.sentence, citations=[quoted], answered=True,
                      question=first.question)
     assert b.ask("وماذا حدث يوم الأحد؟", history=[by_hand]).citations[0].article_id == "a"
+    # a client that kept only the topic (Answer.to_dict()["topic"]) continues the same way
+    kept = Topic(**first.to_dict()["topic"])
+    assert b.ask("وماذا حدث يوم الأحد؟", history=[kept]).citations[0].article_id == "a"
     lone = b.ask("وماذا حدث يوم الأحد؟", history=[{"role": "user", "content": "سؤال"}])
     assert lone.topic == Topic("وماذا حدث يوم الأحد؟", lone.citations[0].article_id,
                                lone.citations[0].start, lone.citations[0].end)

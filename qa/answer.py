@@ -124,15 +124,16 @@ _FOLLOW_UP = re.compile(
 )
 
 
-def retrieval_query(question: str, topic: Topic | None) -> str:
-    """The text to retrieve with: a follow-up question borrows the previous question's words.
+def followed_topic(question: str, history: Sequence[Any] | None) -> Topic | None:
+    """The topic ``question`` follows up on, or None for a self-contained question.
 
-    "ومتى حدث ذلك؟" names nothing by itself; joined to the question before it, it retrieves
-    the sentences of the same story. Self-contained questions are used as they are.
+    "ومتى حدث ذلك؟" names nothing by itself; joined to the question before it (the topic's),
+    it retrieves the sentences of the same story, read against the sentence last quoted.
     """
+    topic = previous_topic(history)
     if topic is not None and topic.question and is_follow_up(question):
-        return f"{topic.question} {question}"
-    return question
+        return topic
+    return None
 
 
 def is_follow_up(question: str) -> bool:

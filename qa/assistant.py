@@ -21,9 +21,8 @@ from qa.answer import (
     Policy,
     check_question,
     compose,
+    followed_topic,
     normalize_question,
-    previous_topic,
-    retrieval_query,
     topic_after,
 )
 from qa.filters import Day, Facets, Filter
@@ -152,15 +151,15 @@ class Assistant:
         question = check_question(question)
         flt = Filter.make(sources, since, until)
         plain = normalize_question(question)
-        topic = previous_topic(history)
-        query = normalize_question(retrieval_query(question, topic))
-        context, read_as, follows = None, query, None
-        if query != plain and topic is not None:
-            # A follow-up: the article of the conversation's last quote comes first, and the
-            # reader reads it both as asked ("ولماذا عاد بعضها؟") and joined to the question
+        follows = followed_topic(question, history)
+        query, context, read_as = plain, None, plain
+        if follows is not None:
+            # The article of the conversation's last quote comes first, and the reader reads
+            # the follow-up both as asked ("ولماذا عاد بعضها؟") and joined to the question
             # before; their mean verdict ranks and quotes best (bench/followups.py).
-            context = [topic.article_id] if topic.article_id else []
-            read_as, follows = (query, plain), topic
+            query = normalize_question(f"{follows.question} {question}")
+            context = [follows.article_id] if follows.article_id else []
+            read_as = (query, plain)
         found, missing = self._candidates([query], 5, [context], [read_as], flt, follows)
         answer = compose(question, query, found[0], self.policy)
         return dataclasses.replace(answer, partial=bool(missing),

@@ -8,7 +8,9 @@ one warm-up question each. The order of the readers rotates from question to que
 fixed order, whichever reader asked a question second was faster (an earlier run gave the reader
 asked first 130 ms and the same reader asked second 90 ms). Retrieval alone is one more row.
 ``--pad`` compares how a reader pads its batches (``Reader.pad_multiple``; 0: to the longest pair
-only), each variant a reader of its own, with its own int8 shape cache.
+only), each variant a reader of its own, with its own int8 shape cache. Each headline question
+is followed by one follow-up (FOLLOW_UPS in turn, asked with the answer as history), timed on
+its own: the follow-up path joins the two questions, reads FOLLOW_UP_DEPTH sentences twice.
 
     .venv/bin/python bench/ant_latency.py --index /work/ant-index \\
         --reader-weights qa/reader_weights OTHER_WEIGHTS_DIR --pad 0 16 32
@@ -32,6 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 ANT = ROOT.parent / "shared" / "data" / "ant_news_v2.1.jsonl.gz"
+#: Elliptical follow-ups as users type them (none names its subject).
+FOLLOW_UPS = ["ومتى حدث ذلك؟", "ومن قال ذلك؟", "وأين؟", "ولماذا؟", "وكم عددهم؟",
+              "وماذا حدث بعد ذلك؟"]
 
 
 def main() -> None:
@@ -61,26 +66,38 @@ def main() -> None:
             name = str(w) if pad is None else f"{w} pad {pad}"
             bots[name] = Assistant(args.index, base.encoder, reader=reader, watch=False)
     ms: dict[str, list[float]] = {name: [] for name in bots}
-    for bot in bots.values():
-        bot.ask(questions[0])  # warm-up
+    follow_ms: dict[str, list[float]] = {name: [] for name in bots}
+    for bot in bots.values():  # warm-up
+        bot.ask(FOLLOW_UPS[0], history=[bot.ask(questions[0])])
     names = list(bots)
     for i, q in enumerate(questions):
         for name in names[i % len(names):] + names[:i % len(names)]:
             bot = bots[name]
             t = time.perf_counter()
-            bot.ask(q)
+            answer = bot.ask(q)
             ms[name].append((time.perf_counter() - t) * 1000)
-    rows = {name: {"median": round(statistics.median(v), 1),
-                   "p95": round(sorted(v)[int(0.95 * (len(v) - 1))], 1)} for name, v in ms.items()}
+            t = time.perf_counter()
+            bot.ask(FOLLOW_UPS[i % len(FOLLOW_UPS)], history=[answer])
+            follow_ms[name].append((time.perf_counter() - t) * 1000)
+    rows = {name: {**_summary(v), "follow_up": _summary(follow_ms[name])}
+            for name, v in ms.items()}
     out = {"index": str(args.index), "sentences": len(base.data.sentences),
            "questions": len(questions), "readers": rows,
            "machine": f"{platform.machine()} {os.cpu_count()} cpu",
            "load_average": [round(x, 2) for x in os.getloadavg()],
            "date": time.strftime("%Y-%m-%d %H:%M")}
     args.out.write_text(json.dumps(out, indent=2), "utf-8")
-    print(f"{'reader':<40} {'ask p50':>9} {'p95':>9}   ({out['sentences']:,} sentences)")
+    print(f"{'reader':<40} {'ask p50':>9} {'p95':>9} {'follow-up p50':>14} {'p95':>9}"
+          f"   ({out['sentences']:,} sentences)")
     for name, r in rows.items():
-        print(f"{name:<40} {r['median']:>7} ms {r['p95']:>7} ms")
+        f = r["follow_up"]
+        print(f"{name:<40} {r['median']:>6} ms {r['p95']:>6} ms {f['median']:>11} ms "
+              f"{f['p95']:>6} ms")
+
+
+def _summary(ms: list[float]) -> dict[str, float]:
+    return {"median": round(statistics.median(ms), 1),
+            "p95": round(sorted(ms)[int(0.95 * (len(ms) - 1))], 1)}
 
 
 if __name__ == "__main__":

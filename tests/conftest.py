@@ -119,6 +119,23 @@ QUESTIONS = [
 ]
 
 
+def squad_data(paragraphs: dict[str, list[str]],
+               qas: Sequence[tuple[str, int, str, str | None]]) -> dict:
+    """A SQuAD 2.0-format dataset: ``paragraphs`` by title, and (title, paragraph number,
+    question, answer text or None for an unanswerable one) for its questions."""
+    data = []
+    for title, contexts in paragraphs.items():
+        paras: list[dict] = [{"context": c, "qas": []} for c in contexts]
+        for n, (t, p, question, answer) in enumerate(qas):
+            if t == title:
+                answers = [] if answer is None else [
+                    {"text": answer, "answer_start": contexts[p].index(answer)}]
+                paras[p]["qas"].append({"id": f"q{n}", "question": question,
+                                        "is_impossible": answer is None, "answers": answers})
+        data.append({"title": title, "paragraphs": paras})
+    return {"version": "v2.0", "data": data}
+
+
 def write_corpus(path, n: int = 30, prefix: str = "n") -> None:
     lines = []
     for i in range(n):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from index.build import build_index
-from tests.conftest import FakeEncoder
+from tests.conftest import FakeEncoder, squad_data
 
 #: Two tiny news articles, indexed with the fake encoder by the ``fake_index`` fixture.
 ARTICLES = [
@@ -54,13 +54,4 @@ QUESTIONS = [  # (title, paragraph, question, answer text)
 
 
 def squad(paragraphs: dict[str, list[str]] = PARAGRAPHS) -> dict:
-    data = []
-    for title, contexts in paragraphs.items():
-        paras = [{"context": c, "qas": []} for c in contexts]
-        for n, (t, p, question, answer) in enumerate(QUESTIONS):
-            if t == title:
-                start = contexts[p].index(answer)
-                paras[p]["qas"].append({"id": f"q{n}", "question": question,
-                                        "answers": [{"text": answer, "answer_start": start}]})
-        data.append({"title": title, "paragraphs": paras})
-    return {"version": "1.1", "data": data}
+    return squad_data(paragraphs, QUESTIONS)

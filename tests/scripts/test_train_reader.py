@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from qa import reader as R
-from tests.conftest import REPO
+from tests.conftest import REPO, squad_data
 
 
 @pytest.fixture(scope="module")
@@ -49,26 +49,18 @@ def test_elliptical_drops_what_the_previous_question_named_and_keeps_the_questio
                                    "متى غادرت القوات الأمريكية العراق؟") == "وكم عدد الجنود؟"
 
 
-def _squad(path, title: str, context: str, qas: list[tuple[str, str | None]]) -> None:
-    path.write_text(json.dumps({"data": [{"title": title, "paragraphs": [{
-        "context": context,
-        "qas": [{"id": str(n), "question": q, "is_impossible": a is None,
-                 "answers": [] if a is None else [{"text": a,
-                                                   "answer_start": context.index(a)}]}
-                for n, (q, a) in enumerate(qas)]}]}]}, ensure_ascii=False), encoding="utf-8")
-
-
 def test_elliptical_joins_keep_a_follow_up_answered_by_the_sentence_just_quoted(
         train_reader, tmp_path) -> None:
     context = ("ولد عبد السلام هارون في الإسكندرية عام 1909. "
                "ونال جائزة الملك فيصل العالمية عام 1981. "
                "وتوفي في القاهرة عام 1988.")
     path = tmp_path / "tiny.json"
-    _squad(path, "عبد السلام هارون", context, [
-        ("أين ولد عبد السلام هارون؟", "الإسكندرية"),
-        ("في أي عام ولد عبد السلام هارون؟", "1909"),
-        ("متى نال عبد السلام هارون جائزة الملك فيصل؟", "1981"),
-    ])
+    title = "عبد السلام هارون"
+    path.write_text(json.dumps(squad_data({title: [context]}, [
+        (title, 0, "أين ولد عبد السلام هارون؟", "الإسكندرية"),
+        (title, 0, "في أي عام ولد عبد السلام هارون؟", "1909"),
+        (title, 0, "متى نال عبد السلام هارون جائزة الملك فيصل؟", "1981"),
+    ]), ensure_ascii=False), encoding="utf-8")
     plain, _, before = train_reader.load_pairs(path, 13, dev_share=0.0, join_share=1.0)
     short, _, stats = train_reader.load_pairs(path, 13, dev_share=0.0, join_share=1.0,
                                               ellipsis=1.0)

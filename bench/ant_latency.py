@@ -46,6 +46,9 @@ def main() -> None:
                                                                        "reader_weights"])
     ap.add_argument("--pad", type=int, nargs="+", default=None,
                     help="also compare these Reader.pad_multiple values (0: exact lengths)")
+    ap.add_argument("--torch-questions", action="store_true",
+                    help="also each reader with questions embedded on the torch path "
+                         "(Encoder.float32) instead of OpenVINO float32 (Encoder.for_questions)")
     ap.add_argument("--questions", type=int, default=200)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ant_latency.json")
     args = ap.parse_args()
@@ -65,6 +68,9 @@ def main() -> None:
                 reader.pad_multiple = pad or None
             name = str(w) if pad is None else f"{w} pad {pad}"
             bots[name] = Assistant(args.index, base.encoder, reader=reader, watch=False)
+            if args.torch_questions:
+                bots[f"{name}, questions on torch"] = Assistant(
+                    args.index, base.encoder.float32(), reader=reader, watch=False)
     ms: dict[str, list[float]] = {name: [] for name in bots}
     follow_ms: dict[str, list[float]] = {name: [] for name in bots}
     for bot in bots.values():  # warm-up

@@ -214,7 +214,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="what is embedded with each sentence (default: its headline)")
     p.add_argument("--backend", choices=BACKENDS, default=OPENVINO_INT8,
                    help="embedding path for the build: int8 OpenVINO (default, ~3x faster, "
-                   "cosine 0.999 to float32) or float32 torch")
+                   "cosine 0.999 to float32), float32 torch, or float32 OpenVINO")
 
 
 def _index_option(p: argparse.ArgumentParser) -> None:

@@ -95,7 +95,7 @@ class Assistant:
         first = (shards.shard_dirs(index_dir)[0] if shards.is_sharded(index_dir)
                  else Path(index_dir))
         encoder = (Encoder(model) if model is not None
-                   else Encoder.from_manifest(store.read_model(first)))
+                   else Encoder.from_manifest(store.read_model(first))).for_questions()
         if reader is True:
             reader = Reader.load(encoder)
         return cls(index_dir, encoder, reader=reader or None, **kwargs)

@@ -91,8 +91,9 @@ def evaluate(
     settings = settings or Settings()
     unans = [dataclasses.replace(q, answerable=False)
              for q in (read_questions(Path(unanswerable)) if unanswerable else [])]
-    # Questions are embedded in float32 whatever built the index, as `daleel ask/serve` do.
-    asker = encoder.float32()
+    # Questions are embedded in float32 whatever built the index, on the path `daleel
+    # ask/serve` take (Encoder.for_questions).
+    asker = encoder.for_questions()
     per_dataset = []
     for path in dataset_paths:
         articles, questions = load_dataset(path, part if path_is_squad(path) else "all")

@@ -42,6 +42,9 @@ class FakeEncoder:
     def float32(self) -> FakeEncoder:
         return self
 
+    def for_questions(self) -> FakeEncoder:
+        return self
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim))
 

@@ -3,8 +3,10 @@
 ``"torch"`` runs the sentence-transformers model in float32. The int8 backends run an export
 of it made once (:mod:`index.encoder.export`): ``"openvino-int8"`` (static int8 calibrated
 with NNCF: fastest, and closest to float32, per ``bench/encode_speed.py``) and ``"onnx-int8"``
-(ONNX Runtime's dynamic int8). This module imports nothing heavy, so the command line can list
-the names; an implementation module is imported only when its backend is used.
+(ONNX Runtime's dynamic int8); ``"openvino-fp32"`` runs the float32 export itself by OpenVINO
+(torch's vectors, sooner: the path questions take). This module imports nothing heavy, so the
+command line can list the names; an implementation module is imported only when its backend is
+used.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 TORCH = "torch"
 OPENVINO_INT8 = "openvino-int8"
 ONNX_INT8 = "onnx-int8"
+OPENVINO_FP32 = "openvino-fp32"
 
 #: ``run(feeds, n_batches)``: one float32 array of embeddings per feed.
 Runner = Callable[[Iterable[dict[str, "np.ndarray"]], int], list["np.ndarray"]]
@@ -68,6 +71,8 @@ REGISTRY: dict[str, BackendSpec] = {
     ),
     ONNX_INT8: BackendSpec(ONNX_INT8, ("onnxruntime", "onnx"), "onnx", "index.encoder.onnx_int8",
                            ("onnxruntime",)),
+    OPENVINO_FP32: BackendSpec(OPENVINO_FP32, ("openvino", "onnx"), None,
+                               "index.encoder.openvino_fp32", ("openvino",)),
 }
 BACKENDS = tuple(REGISTRY)
 

@@ -8,14 +8,14 @@ import tomllib
 
 import pytest
 
-from index.encoder import BACKENDS, ONNX_INT8, OPENVINO_INT8, TORCH, backends, pins
+from index.encoder import BACKENDS, ONNX_INT8, OPENVINO_FP32, OPENVINO_INT8, TORCH, backends, pins
 from tests.conftest import REPO
 
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 
 
 def test_registry_names_every_backend_once() -> None:
-    assert BACKENDS == (TORCH, OPENVINO_INT8, ONNX_INT8)
+    assert BACKENDS == (TORCH, OPENVINO_INT8, ONNX_INT8, OPENVINO_FP32)
     assert [backends.spec(b).name for b in BACKENDS] == list(BACKENDS)
     with pytest.raises(ValueError, match=r"Unknown embedding backend 'tensorrt'.*onnx-int8"):
         backends.spec("tensorrt")
@@ -28,7 +28,7 @@ def test_pins_are_those_of_pyproject() -> None:
     assert pins.pin("no-such-package") == "no-such-package"
 
 
-@pytest.mark.parametrize("backend", [OPENVINO_INT8, ONNX_INT8])
+@pytest.mark.parametrize("backend", [OPENVINO_INT8, ONNX_INT8, OPENVINO_FP32])
 def test_every_install_command_exists(backend: str, monkeypatch) -> None:
     entry = backends.spec(backend)
     monkeypatch.setitem(sys.modules, entry.packages[-1], None)  # import fails

@@ -11,7 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.encoder import ONNX_INT8, OPENVINO_INT8, TORCH, Encoder, backends, export, runtime
+from index.encoder import (
+    ONNX_INT8,
+    OPENVINO_FP32,
+    OPENVINO_INT8,
+    TORCH,
+    Encoder,
+    backends,
+    export,
+    runtime,
+)
 from tests.conftest import REPO
 
 # Own sentences, none of them in export.CALIBRATION_TEXTS.
@@ -115,6 +124,32 @@ def test_float32_twin_shares_the_model(int8_encoder: Encoder, encoder: Encoder) 
     assert int8_encoder.fast is not None  # the int8 encoder itself is unchanged
     np.testing.assert_allclose(twin.encode_queries(TEXTS[:4]), encoder.encode_queries(TEXTS[:4]),
                                atol=1e-5)
+
+
+@pytest.mark.slow
+def test_questions_take_openvino_float32_with_torchs_vectors(encoder: Encoder) -> None:
+    asker = encoder.for_questions()
+    assert (asker.backend, asker._st, asker.fingerprint) == (OPENVINO_FP32, encoder._st,
+                                                              encoder.fingerprint)
+    assert encoder.fast is None and asker.for_questions() is asker  # the torch one unchanged
+    assert (asker.fast.folder / "daleel-export.json").is_file()
+    cos = np.sum(asker.encode_queries(TEXTS) * encoder.encode_queries(TEXTS), axis=1)
+    assert cos.min() >= 0.99999, list(zip(TEXTS, cos.round(6), strict=True))
+    assert asker.encode_queries([]).shape == (0, encoder.dim)
+
+
+@pytest.mark.slow
+def test_questions_fall_back_to_torch_when_openvino_cannot_run(encoder: Encoder, monkeypatch,
+                                                               caplog) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("export folder unreadable")
+
+    monkeypatch.setattr(export, "load", broken)
+    asker = encoder.for_questions()
+    assert (asker.backend, asker.fast) == (TORCH, None)
+    assert "export folder unreadable" in caplog.text and "torch path" in caplog.text
+    np.testing.assert_array_equal(asker.encode_queries(TEXTS[:2]),
+                                  encoder.encode_queries(TEXTS[:2]))
 
 
 @pytest.mark.slow

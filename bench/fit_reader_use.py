@@ -38,7 +38,7 @@ from qa.assistant import Assistant  # noqa: E402
 from qa.datasets import assign_gold, load_dataset, read_questions  # noqa: E402
 from qa.evaluate import DEFAULT_WORK_DIR, index_name, prepare_index  # noqa: E402
 from qa.reader import CONFIG_FILE, WEIGHTS_DIR, Reader  # noqa: E402
-from qa.rerank import DEPTH, fuse, judge  # noqa: E402
+from qa.rerank import DEPTH, Judging, fuse, judge  # noqa: E402
 
 WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 BARS = tuple(round(x, 3) for x in np.arange(0.05, 0.96, 0.01))
@@ -90,7 +90,7 @@ def fit_thresholds(bot: Assistant, weight: float, sets: list[str]) -> dict:
         for q in ans + unans:
             cands = judge(normalize_question(q.text),
                           bot._current().score_batch([normalize_question(q.text)], DEPTH)[0],
-                          bot._current().to_hit, bot.reader, weight=weight)
+                          bot._current().to_hit, bot.reader, Judging(weight=weight))
             best = cands[0]
             rows.append((mostly_latin(q.text), q.answerable, best.hit.probability,
                          q.answerable and best.row in q.gold))

@@ -28,8 +28,8 @@ from qa.answer import (
 from qa.filters import Day, Facets, Filter
 from qa.follow import Follower
 from qa.reader import Reader
-from qa.records import Answer, Hit, Topic
-from qa.rerank import DEPTH, FOLLOW_UP_DEPTH, FOLLOW_UP_WEIGHT, Candidate, judge, near
+from qa.records import Answer, Hit
+from qa.rerank import FIRST_QUESTION, Candidate, Judging, judge, judging
 from qa.retrieve import Retriever, Settings
 from qa.shards import Fanout, LocalShards, RayShards, ShardSearcher
 
@@ -160,7 +160,8 @@ class Assistant:
             query = normalize_question(f"{follows.question} {question}")
             context = [follows.article_id] if follows.article_id else []
             read_as = (query, plain)
-        found, missing = self._candidates([query], 5, [context], [read_as], flt, follows)
+        found, missing = self._candidates([query], 5, [context], [read_as], flt,
+                                          judging(follows))
         answer = compose(question, query, found[0], self.policy)
         return dataclasses.replace(answer, partial=bool(missing),
                                    topic=topic_after(answer, follows))
@@ -175,19 +176,16 @@ class Assistant:
     def _candidates(self, queries: list[str], k: int,
                     contexts: Sequence[Sequence[str] | None] | None = None,
                     read_as: Sequence[str | tuple[str, ...]] | None = None,
-                    flt: Filter | None = None, follows: Topic | None = None,
+                    flt: Filter | None = None, how: Judging = FIRST_QUESTION,
                     ) -> tuple[list[list[Candidate]], tuple[int, ...]]:
-        """Judged candidates per query, and the shards that did not answer; ``contexts``: the
-        articles a follow-up is about (favoured), the reader reads ``read_as`` (default: the
-        queries), and only what ``flt`` lets through competes. ``follows``: the topic the
-        queries follow up on, judged as qa.rerank.FOLLOW_UP_DEPTH says."""
+        """Judged candidates per query (as ``how`` says), and the shards that did not answer;
+        ``contexts``: the articles a follow-up is about (favoured), the reader reads
+        ``read_as`` (default: the queries), and only what ``flt`` lets through competes."""
         backend: Retriever | Fanout = self._fanout or self._current()
-        read = DEPTH if follows is None else FOLLOW_UP_DEPTH
-        depth = max(k, read) if self.reader is not None else k
+        depth = max(k, how.depth) if self.reader is not None else k
         ranked = backend.ranked(queries, depth, contexts, flt)
         missing = tuple(sorted({i for r in ranked for i in r.missing}))
-        how = {} if follows is None else {"weight": FOLLOW_UP_WEIGHT, "prior": near(follows)}
-        return [judge(q, r, backend.to_hit, self.reader, depth=read, **how)
+        return [judge(q, r, backend.to_hit, self.reader, how)
                 for q, r in zip(read_as or queries, ranked, strict=True)], missing
 
     # -- hot reload ----------------------------------------------------------------------

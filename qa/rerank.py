@@ -61,6 +61,28 @@ def near(topic: Topic) -> Callable[[Hit], float]:
 
 
 @dataclass(frozen=True, slots=True)
+class Judging:
+    """How candidates are judged: how many the reader reads, the retrieval score's weight
+    beside its logit (None: the one fitted for the reader) and a prior added per hit."""
+
+    depth: int = DEPTH
+    weight: float | None = None
+    prior: Callable[[Hit], float] | None = None
+
+
+#: A first question's judging (DEPTH read, the reader's fitted weight, no prior).
+FIRST_QUESTION = Judging()
+
+
+def judging(follows: Topic | None) -> Judging:
+    """A first question's judging, or a follow-up's on the conversation's ``follows``
+    (FOLLOW_UP_DEPTH read, FOLLOW_UP_WEIGHT, the near() prior)."""
+    if follows is None:
+        return FIRST_QUESTION
+    return Judging(FOLLOW_UP_DEPTH, FOLLOW_UP_WEIGHT, near(follows))
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """A candidate sentence: how retrieval scored it (its row, dense and BM25 evidence) and
     the hit shown to users (with the reader's verdict once judged)."""
@@ -78,21 +100,18 @@ def judge(
     scored: Sequence[Scored],
     to_hit: Callable[[Scored], Hit],
     reader: Reader | None,
-    *,
-    depth: int = DEPTH,
-    weight: float | None = None,
-    prior: Callable[[Hit], float] | None = None,
+    how: Judging = FIRST_QUESTION,
 ) -> list[Candidate]:
     """Candidates best first. Without a reader, in retrieval order as retrieval scored them;
-    with one, the first ``depth`` are read and reordered by reader logit + ``weight`` (by
-    default the one fitted for the reader) x the retrieval score's gap to the best (+
-    ``prior(hit)``, if given), and carry probability and answer offsets. (Their
-    ``Hit.score`` is then that fused score; hits past ``depth`` keep the retrieval score.)"""
+    with one, the first ``how.depth`` are read and reordered by reader logit + ``how.weight``
+    (by default the one fitted for the reader) x the retrieval score's gap to the best (+
+    ``how.prior(hit)``, if given), and carry probability and answer offsets. (Their
+    ``Hit.score`` is then that fused score; hits past the depth keep the retrieval score.)"""
     out = [Candidate(s, to_hit(s)) for s in scored]
     if reader is None or not out:
         return out
-    weight = retrieval_weight(reader) if weight is None else weight
-    head = out[:depth]
+    weight = retrieval_weight(reader) if how.weight is None else how.weight
+    head = out[:how.depth]
     passages = [(c.hit.title, c.hit.sentence) for c in head]
     if isinstance(question, str):
         readings = reader.read(question, passages)
@@ -105,11 +124,11 @@ def judge(
     judged = []
     for c, s, r, fused in zip(head, scored[: len(head)], readings,
                               fuse(scored[: len(head)], readings, weight), strict=True):
-        if prior is not None:
-            fused += prior(c.hit)
+        if how.prior is not None:
+            fused += how.prior(c.hit)
         span = (c.hit.start + r.span[0], c.hit.start + r.span[1]) if r.span else (None, None)
         hit = dataclasses.replace(c.hit, score=round(fused, 6), probability=round(r.probability, 4),
                                   answer_start=span[0], answer_end=span[1])
         judged.append((fused, Candidate(s, hit)))
     judged.sort(key=lambda x: -x[0])
-    return [c for _, c in judged] + out[depth:]
+    return [c for _, c in judged] + out[how.depth:]

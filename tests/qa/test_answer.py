@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from qa import Assistant
 from qa.answer import NO_ANSWER, NO_ANSWER_EN, Policy, compose, normalize_question
 from qa.records import Hit
-from qa.rerank import DEPTH, Candidate, judge
+from qa.rerank import DEPTH, Candidate, Judging, judge
 from qa.retrieve import Scored
 from tests.conftest import REPO, FakeEncoder, FakeReader
 
@@ -108,7 +108,7 @@ def test_judge_reads_only_the_top_candidates() -> None:
         return _hit(f"جملة رقم {s.row}", 100 * s.row)
 
     reader = FakeReader()
-    out = judge("رقم 7", scored, to_hit, reader, depth=8, weight=0.0)
+    out = judge("رقم 7", scored, to_hit, reader, Judging(depth=8, weight=0.0))
     assert reader.calls == [8]
     assert out[0].row in range(8) and [c.row for c in out[8:]] == [8, 9, 10, 11]
     assert all(c.hit.probability is None for c in out[8:])
@@ -324,7 +324,7 @@ def test_fusion_weight_and_thresholds_come_with_the_readers_weights(index_dir) -
     scored = [Scored(0, 5.0, 0.9, 3.0), Scored(1, 1.0, 0.5, 1.0)]
     hit = Hit("a", "t", "s", 0, 1, 0.0)
     by_default = judge("q", scored, lambda s: hit, fitted)
-    explicit = judge("q", scored, lambda s: hit, fitted, weight=0.25)
+    explicit = judge("q", scored, lambda s: hit, fitted, Judging(weight=0.25))
     assert [c.hit.score for c in by_default] == [c.hit.score for c in explicit]
 
 
@@ -349,7 +349,20 @@ def test_the_follow_up_prior_favours_the_last_quote_and_its_neighbours_only() ->
     # in judge, the prior moves a sentence up by its bonus on the fused scale
     scored = [Scored(i, 10.0, 0.5, 0.0) for i in range(3)]
     plain = judge("متى عاد", scored, lambda s: hit(spans[s.row]), FakeReader())
-    nudged = judge("متى عاد", scored, lambda s: hit(spans[s.row]), FakeReader(), prior=prior)
+    nudged = judge("متى عاد", scored, lambda s: hit(spans[s.row]), FakeReader(),
+                   Judging(prior=prior))
     before = {c.row: c.hit.score for c in plain}
     for c in nudged:
         assert c.hit.score == pytest.approx(before[c.row] + (NEAR_BONUS if c.row < 2 else 0))
+
+
+def test_a_follow_up_is_judged_deeper_with_the_prior_a_first_question_without() -> None:
+    from qa.records import Topic
+    from qa.rerank import FIRST_QUESTION, FOLLOW_UP_DEPTH, FOLLOW_UP_WEIGHT, NEAR_BONUS, judging
+
+    assert judging(None) == FIRST_QUESTION and FIRST_QUESTION.prior is None
+    follow = judging(Topic("متى غادر الوزير؟", "a", 0, 20))
+    assert (follow.depth, follow.weight) == (FOLLOW_UP_DEPTH, FOLLOW_UP_WEIGHT)
+    assert follow.depth > FIRST_QUESTION.depth
+    assert follow.prior is not None
+    assert follow.prior(_hit("غادر الوزير القاهرة.", 0)) == NEAR_BONUS  # article "a" too

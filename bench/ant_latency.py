@@ -10,7 +10,8 @@ asked first 130 ms and the same reader asked second 90 ms). Retrieval alone is o
 ``--pad`` compares how a reader pads its batches (``Reader.pad_multiple``; 0: to the longest pair
 only), each variant a reader of its own, with its own int8 shape cache. Each headline question
 is followed by one follow-up (FOLLOW_UPS in turn, asked with the answer as history), timed on
-its own: the follow-up path joins the two questions, reads FOLLOW_UP_DEPTH sentences twice.
+its own: the follow-up path joins the two questions, reads FOLLOW_UP_DEPTH sentences twice
+(``--follow-up-depth`` compares other depths, each a variant of every reader).
 
     .venv/bin/python bench/ant_latency.py --index /work/ant-index \\
         --reader-weights qa/reader_weights OTHER_WEIGHTS_DIR --pad 0 16 32
@@ -49,10 +50,12 @@ def main() -> None:
     ap.add_argument("--torch-questions", action="store_true",
                     help="also each reader with questions embedded on the torch path "
                          "(Encoder.float32) instead of OpenVINO float32 (Encoder.for_questions)")
+    ap.add_argument("--follow-up-depth", type=int, nargs="+", default=None,
+                    help="also compare these qa.rerank.FOLLOW_UP_DEPTH values")
     ap.add_argument("--questions", type=int, default=200)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ant_latency.json")
     args = ap.parse_args()
-    from qa import Assistant
+    from qa import Assistant, rerank
     from qa.reader import Reader
 
     with gzip.open(ANT, "rt", encoding="utf-8") as fh:
@@ -61,6 +64,7 @@ def main() -> None:
     questions = [r["title"] for r in sample if r.get("title")]
     base = Assistant.load(args.index, watch=False, reader=False)
     bots = {"retrieval only": base}
+    depths = {}  # variant name -> the FOLLOW_UP_DEPTH it asks with
     for w in args.reader_weights:
         for pad in args.pad or [None]:
             reader = Reader.load(base.encoder, w)
@@ -71,14 +75,20 @@ def main() -> None:
             if args.torch_questions:
                 bots[f"{name}, questions on torch"] = Assistant(
                     args.index, base.encoder.float32(), reader=reader, watch=False)
+            for depth in args.follow_up_depth or []:
+                depths[f"{name}, follow-ups read {depth}"] = depth
+                bots[f"{name}, follow-ups read {depth}"] = bots[name]
+    shipped = rerank.FOLLOW_UP_DEPTH
     ms: dict[str, list[float]] = {name: [] for name in bots}
     follow_ms: dict[str, list[float]] = {name: [] for name in bots}
-    for bot in bots.values():  # warm-up
+    for name, bot in bots.items():  # warm-up
+        rerank.FOLLOW_UP_DEPTH = depths.get(name, shipped)
         bot.ask(FOLLOW_UPS[0], history=[bot.ask(questions[0])])
     names = list(bots)
     for i, q in enumerate(questions):
         for name in names[i % len(names):] + names[:i % len(names)]:
             bot = bots[name]
+            rerank.FOLLOW_UP_DEPTH = depths.get(name, shipped)
             t = time.perf_counter()
             answer = bot.ask(q)
             ms[name].append((time.perf_counter() - t) * 1000)

@@ -19,12 +19,13 @@ DEPTH = 4
 #: XQuAD-ar for the first-stage weights (bench/fit_reader_use.py, BENCHMARKS.md).
 RETRIEVAL_WEIGHT = 1.0
 #: How a follow-up is judged (chosen on bench/questions/chains.jsonl, bench/followups.py): its
-#: 6 best sentences are read (8 quote the same there and cost a third more), the retrieval
-#: score weighs 0.3 beside the reader logit (retrieval with the question joined to the previous
-#: one leans towards the sentence just quoted), and the conversation's last quote and the
-#: sentences right before and after it get NEAR_BONUS on the logit scale (a follow-up is mostly
-#: answered there: 16 of the 24 in chains.jsonl by the previous turn's sentence or a neighbour).
-FOLLOW_UP_DEPTH = 6
+#: 5 best sentences are read (6 or 8 judge every dev turn alike at a sixth or a half more cost,
+#: 4 loses a turn), the retrieval score weighs 0.3 beside the reader logit (retrieval with the
+#: question joined to the previous one leans towards the sentence just quoted), and the
+#: conversation's last quote and the sentences right before and after it get NEAR_BONUS on the
+#: logit scale (a follow-up is mostly answered there: 16 of the 24 in chains.jsonl by the
+#: previous turn's sentence or a neighbour).
+FOLLOW_UP_DEPTH = 5
 FOLLOW_UP_WEIGHT = 0.3
 NEAR_BONUS = 0.5
 #: At most this many characters (whitespace) between two sentences that follow each other.

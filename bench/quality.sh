@@ -4,12 +4,14 @@
 # is still indexed), aaqad-heldout (first 1,000 questions: AUC, answer F1/EM), XQuAD-ar's eval
 # half among 3,000 ANT distractor articles, and the four written seed sets.
 #   READERS="DIR1 DIR2" bash bench/quality.sh   # reader weights folders (default: the committed)
+#   RESULTS=bench/results/RUN bash bench/quality.sh   # where the results go (default below)
 # Each reader runs with the fusion weight and thresholds fitted for it (its reader.json 'use').
-# Results: bench/results/eval_*.json; tables on stdout.
+# Results: bench/results/eval_*.json (or RESULTS/eval_*.json); tables on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=${DATA:-../shared/data}
-R=bench/results
+R=${RESULTS:-bench/results}
+mkdir -p "$R"
 Q=bench/questions
 W=""
 for r in ${READERS:-qa/reader_weights}; do W="$W --reader-weights $r"; done

@@ -35,9 +35,11 @@ import argparse
 import json
 import logging
 import random
+import re
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,8 @@ from qa.metrics import exact_match, roc_auc, token_f1  # noqa: E402
 
 log = logging.getLogger("train_reader")
 NOISY_WEIGHT = 0.3
+#: Punctuation a question word may end with (kept in place when the word is swapped).
+_TRAIL = "؟?.,،"
 
 
 # -- examples ----------------------------------------------------------------------------------
@@ -75,7 +79,7 @@ def read_paragraphs(path: Path, part: str = "all", first_id: int = 0):
 def load_pairs(path: Path, seed: int, dev_share: float = 0.05, *, part: str = "all",
                xquad: Path | None = None,
                xquad_repeat: int = 1, retrieval_negatives: int = 0, join_share: float = 0.0,
-               ellipsis: float = 0.0):
+               ellipsis: float = 0.0, swap: float = 0.0):
     """(train, dev, stats): pair dicts from AAQAD-train (SQuAD 2.0), noise filters applied.
 
     With the defaults this is the first-stage recipe. The second stage adds, to the training
@@ -92,18 +96,25 @@ def load_pairs(path: Path, seed: int, dev_share: float = 0.05, *, part: str = "a
       (:func:`elliptical`: "وأين ولد؟", not the whole question again), and the other question
       may then be one its sentence answers too, a positive (a follow-up answered by the
       sentence just quoted, as a quarter of bench/questions/chains.jsonl's are).
+    * ``swap``: for that share of answerable questions, the question about something else
+      (:func:`mismatched`: its rarest word shared with the answer sentence replaced by the word
+      another article's question is about, of the same shape) is a negative for that
+      sentence: the written unanswerable questions the reader let through ask about a name,
+      number or thing the sentence on the same story does not hold.
     """
     rng = random.Random(seed)
     aug = random.Random(seed + 1)  # augmentation draws apart, so stage 1 stays reproducible
+    swaps = random.Random(seed + 2)  # and apart again, so earlier recipes stay reproducible
     stats = {"questions": 0, "answerable": 0, "unanswerable": 0, "moved": 0, "dropped": 0,
              "pinned": 0, "noisy": 0, "crossing_span": 0, "plausible": 0, "xquad_questions": 0,
-             "retrieval_negatives": 0, "joined": 0, "elliptical": 0}
+             "retrieval_negatives": 0, "joined": 0, "elliptical": 0, "swapped": 0}
     paragraphs = [("aaqad", *p) for p in read_paragraphs(path, part)]
     # Every AAQAD sentence, for easy negatives from other articles.
     pool = [(a, title, ctx[s:e]) for _, a, title, ctx, spans, _ in paragraphs for s, e in spans]
     if xquad:
         paragraphs += [("xquad", *p) for p in read_paragraphs(xquad, "train", first_id=10**6)]
     lexical = _RetrievalNegatives(paragraphs, retrieval_negatives) if retrieval_negatives else None
+    rarity, donors = _swap_donors(paragraphs) if swap else (None, {})
     train, dev = [], []
     for src, a, title, ctx, spans, qas in paragraphs:
         is_dev = src == "aaqad" and (zlib.crc32(f"{seed}:{title}".encode()) % 1000) < (
@@ -142,6 +153,18 @@ def load_pairs(path: Path, seed: int, dev_share: float = 0.05, *, part: str = "a
                     stats["noisy"] += 1
                 pairs.append({**base, "sentence": sents[i], "label": 1.0, "weight": weight,
                               "span": (s, e)})
+                if swap and not is_dev and swaps.random() < swap:
+                    held = terms[i] | set(analyze(title))
+                    at = anchor(q, held, rarity)
+                    kind = None if at is None else donors.get(shape(q.split()[at].rstrip(_TRAIL)))
+                    for _ in range(5 if kind else 0):
+                        da, donor = kind[swaps.randrange(len(kind))]
+                        if da != a and not set(analyze(donor)) & held:
+                            stats["swapped"] += 1
+                            pairs.append({**base, "question": mismatched(q, at, donor),
+                                          "sentence": sents[i], "label": 0.0, "weight": 1.0,
+                                          "span": None})
+                            break
                 negs = [j for j in by_overlap if j != i][:3]
             else:
                 stats["unanswerable"] += 1
@@ -204,6 +227,61 @@ def elliptical(question: str, previous: str) -> str:
         rest.pop()
     head = words[0] if words[0].startswith("و") else "و" + words[0]
     return " ".join([head, *rest]) + "؟"
+
+
+def anchor(question: str, terms: set[str], rarity: Callable[[str], int]) -> int | None:
+    """The place in ``question``'s words of its rarest word (``rarity(term)``, rarest highest)
+    that ``terms`` (a sentence's) also hold, the first word (the question word) aside: most
+    likely the name, number or thing the question is about. None when no word is shared."""
+    shared = [(rarity(t[0]), i) for i, w in enumerate(question.split()[1:], start=1)
+              if (t := analyze(w)) and t[0] in terms]
+    return max(shared)[1] if shared else None
+
+
+def shape(word: str) -> str:
+    """What kind of word it is, so a swapped word stays the same kind: one holding a digit, a
+    Latin-script one, an Arabic word opening with ال or لل (after one of و ف ب ك ل) or another
+    Arabic word."""
+    if any(ch.isdigit() for ch in word):
+        return "number"
+    if any("a" <= ch.lower() <= "z" for ch in word):
+        return "latin"
+    return "defined" if re.match(r"^[وفبكل]?(ال|لل)", word) else "word"
+
+
+
+def mismatched(question: str, i: int, donor: str) -> str:
+    """``question`` with its ``i``-th word replaced by ``donor`` (trailing punctuation kept):
+    the same question about something else ("متى ولد عبد السلام هارون؟" -> "متى ولد عبد
+    السلام مبارك؟"), which the sentence answering the first no longer answers."""
+    words = question.split()
+    word = words[i]
+    words[i] = donor + word[len(word.rstrip(_TRAIL)):]
+    return " ".join(words)
+
+
+def _swap_donors(paragraphs):
+    """``rarity(term)`` (minus its sentence frequency over every paragraph) and the donors of
+    mismatched() by shape(): per question, (article, its anchor() in its own paragraph), the
+    word it is about, seen in at least two sentences."""
+    df: dict[str, int] = {}
+    for _, _, _, ctx, spans, _ in paragraphs:
+        for st, en in spans:
+            for t in set(analyze(ctx[st:en])):
+                df[t] = df.get(t, 0) + 1
+
+    def rarity(term: str) -> int:
+        return -df.get(term, 0)
+
+    donors: dict[str, list[tuple[int, str]]] = {}
+    for _, a, _, ctx, _, qas in paragraphs:
+        terms = {t for t in analyze(ctx) if df.get(t, 0) >= 2}
+        for qa in qas:
+            words = qa["question"].split()
+            if (i := anchor(qa["question"], terms, rarity)) is not None:
+                word = words[i].rstrip(_TRAIL)
+                donors.setdefault(shape(word), []).append((a, word))
+    return rarity, donors
 
 
 class _RetrievalNegatives:
@@ -473,6 +551,9 @@ def main(argv=None) -> int:
     stage.add_argument("--join-share", type=float, default=0.0)
     stage.add_argument("--ellipsis", type=float, default=0.0,
                        help="share of the joined questions written as elliptical follow-ups")
+    stage.add_argument("--swap", type=float, default=0.0,
+                       help="share of answerable questions also asked about something else "
+                            "(a rare word swapped) as a negative for their answer sentence")
     args = ap.parse_args(argv)
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -508,7 +589,7 @@ def main(argv=None) -> int:
     train, dev, stats = load_pairs(
         args.data / "aaqad-train.ar.json", args.seed, xquad=args.xquad,
         xquad_repeat=args.xquad_repeat, retrieval_negatives=args.retrieval_negatives,
-        join_share=args.join_share, ellipsis=args.ellipsis)
+        join_share=args.join_share, ellipsis=args.ellipsis, swap=args.swap)
     log.info("pairs: train %d, dev %d; filters %s", len(train), len(dev), stats)
     if args.limit:
         train = train[:args.limit]
@@ -577,7 +658,7 @@ def main(argv=None) -> int:
                    batch=args.batch, seed=args.seed, init_sha256=init_sha,
                    xquad_repeat=args.xquad_repeat if args.xquad else 0,
                    retrieval_negatives=args.retrieval_negatives, join_share=args.join_share,
-                   ellipsis=args.ellipsis)
+                   ellipsis=args.ellipsis, swap=args.swap)
     if args.xquad:  # the half never trained on (the fusion weight is tuned on it)
         held, _, _ = load_pairs(args.xquad, args.seed, dev_share=0.0, part="eval")
         metrics["xquad_eval_half"], _, _ = evaluate(net, tokenizer, held, config)

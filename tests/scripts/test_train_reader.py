@@ -79,3 +79,57 @@ def test_elliptical_joins_keep_a_follow_up_answered_by_the_sentence_just_quoted(
     # without --ellipsis, joins are as before: whole questions, other sentences only
     assert all(p["question"].split("؟ ", 1)[1].startswith(("أين", "في", "متى"))
                for p in plain if p["question"].count("؟") == 2)
+
+
+def test_mismatched_swaps_the_word_the_question_is_about_for_one_of_its_kind(
+        train_reader) -> None:
+    sentence = "ولد عبد السلام هارون في الإسكندرية عام 1909."
+    terms = set(train_reader.analyze(sentence))
+    # sentence frequencies (negated): هارون is the rarest, though الإسكندرية comes after it
+    rare = dict(zip(train_reader.analyze("هارون الإسكندرية ولد"), (-1, -5, -40), strict=True))
+    question = "متى ولد هارون في الإسكندرية؟"
+    i = train_reader.anchor(question, terms, lambda t: rare.get(t, -100))
+    assert question.split()[i] == "هارون"
+    assert train_reader.mismatched(question, i, "مبارك") == "متى ولد مبارك في الإسكندرية؟"
+    end = train_reader.anchor("في أي عام ولد هارون؟", terms, lambda t: rare.get(t, -100))
+    assert train_reader.mismatched("في أي عام ولد هارون؟", end, "1911") == "في أي عام ولد 1911؟"
+    assert train_reader.anchor("متى انتهت الحرب؟", terms, lambda t: -1) is None  # none shared
+    assert [train_reader.shape(w) for w in ("1909", "iPod", "والإسكندرية", "هارون")] == [
+        "number", "latin", "defined", "word"]
+
+
+def test_swapped_questions_are_negatives_for_their_answer_sentence_in_training_only(
+        train_reader, tmp_path) -> None:
+    first = ("ولد عبد السلام هارون في الإسكندرية عام 1909. "
+             "ونال جائزة الملك فيصل العالمية عام 1981.")
+    second = "ولد نجيب محفوظ في القاهرة عام 1911. ونال جائزة نوبل في الأدب عام 1988."
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(squad_data({"هارون": [first], "محفوظ": [second]}, [
+        ("هارون", 0, "في أي عام ولد عبد السلام هارون؟", "1909"),
+        ("هارون", 0, "متى نال هارون جائزة الملك فيصل؟", "1981"),
+        ("محفوظ", 0, "في أي عام ولد نجيب محفوظ؟", "1911"),
+        ("محفوظ", 0, "متى نال محفوظ جائزة نوبل؟", "1988"),
+    ]), ensure_ascii=False), encoding="utf-8")
+    plain, _, before = train_reader.load_pairs(path, 13, dev_share=0.0)
+    train, _, stats = train_reader.load_pairs(path, 13, dev_share=0.0, swap=1.0)
+    assert before["swapped"] == 0 and stats["swapped"] == len(train) - len(plain) > 0
+    asked = {p["question"] for p in plain}
+    # every other pair is what training without swaps makes, in the same order
+    assert [p for p in train if p["question"] in asked] == plain
+    originals = {p["sentence"]: p["question"] for p in plain if p["label"] == 1.0}
+    for p in train:
+        if p["question"] in asked:
+            continue
+        # a question about something else, paired with the sentence that answered the original
+        assert p["label"] == 0.0 and p["span"] is None
+        changed = [(a, b) for a, b in zip(originals[p["sentence"]].split(),
+                                          p["question"].split(), strict=True) if a != b]
+        assert len(changed) == 1, p["question"]
+        donor = changed[0][1].rstrip("؟")
+        held = set(train_reader.analyze(p["sentence"] + " " + p["title"]))
+        assert not set(train_reader.analyze(donor)) & held, p["question"]
+        other = {"هارون": second, "محفوظ": first}[p["title"]]
+        assert donor in other.split() or donor + "." in other.split(), donor  # another article's
+    # the dev split never gets them: it measures runs alike
+    _, dev, _ = train_reader.load_pairs(path, 13, dev_share=1.0, swap=1.0)
+    assert dev and {p["question"] for p in dev} <= asked

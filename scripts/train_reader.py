@@ -249,7 +249,6 @@ def shape(word: str) -> str:
     return "defined" if re.match(r"^[وفبكل]?(ال|لل)", word) else "word"
 
 
-
 def mismatched(question: str, i: int, donor: str) -> str:
     """``question`` with its ``i``-th word replaced by ``donor`` (trailing punctuation kept):
     the same question about something else ("متى ولد عبد السلام هارون؟" -> "متى ولد عبد

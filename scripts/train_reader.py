@@ -156,7 +156,7 @@ def load_pairs(path: Path, seed: int, dev_share: float = 0.05, *, part: str = "a
                 if swap and not is_dev and swaps.random() < swap:
                     held = terms[i] | set(analyze(title))
                     at = anchor(q, held, rarity)
-                    kind = None if at is None else donors.get(shape(q.split()[at].rstrip(_TRAIL)))
+                    kind = None if at is None else donors.get(shape(word_at(q, at)))
                     for _ in range(5 if kind else 0):
                         da, donor = kind[swaps.randrange(len(kind))]
                         if da != a and not set(analyze(donor)) & held:
@@ -249,6 +249,11 @@ def shape(word: str) -> str:
     return "defined" if re.match(r"^[وفبكل]?(ال|لل)", word) else "word"
 
 
+def word_at(question: str, i: int) -> str:
+    """The ``i``-th word of ``question`` (as anchor() counts), without trailing punctuation."""
+    return question.split()[i].rstrip(_TRAIL)
+
+
 def mismatched(question: str, i: int, donor: str) -> str:
     """``question`` with its ``i``-th word replaced by ``donor`` (trailing punctuation kept):
     the same question about something else ("متى ولد عبد السلام هارون؟" -> "متى ولد عبد
@@ -276,9 +281,8 @@ def _swap_donors(paragraphs):
     for _, a, _, ctx, _, qas in paragraphs:
         terms = {t for t in analyze(ctx) if df.get(t, 0) >= 2}
         for qa in qas:
-            words = qa["question"].split()
             if (i := anchor(qa["question"], terms, rarity)) is not None:
-                word = words[i].rstrip(_TRAIL)
+                word = word_at(qa["question"], i)
                 donors.setdefault(shape(word), []).append((a, word))
     return rarity, donors
 

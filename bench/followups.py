@@ -81,9 +81,9 @@ def run(bot: Assistant, chains: list[dict], by_id: dict) -> dict:
             gold = (None if turn["gold"] is None
                     else gold_sentence(by_id[chain["article"]], turn["gold"]))
             answer = bot.ask(turn["q"], history=history)
-            before = history[-1].citations[0] if history and history[-1].citations else None
+            before = history[-1].best_citation if history else None
             history.append(answer)
-            first = answer.citations[0] if answer.citations else None
+            first = answer.best_citation  # the sentence judged best (a neighbour may precede it)
             # What was ranked first, quoted or (when declined) offered as the closest sentence.
             top = first or (answer.related[0] if answer.related else None)
 

@@ -164,8 +164,8 @@ def previous_topic(history: Sequence[Any] | None) -> Topic | None:
 def topic_after(answer: Answer, before: Topic | None) -> Topic:
     """What the conversation is about once ``answer`` is given: its question, and the sentence
     it quoted or, declined, the one ``before`` (the follow-up's topic) held."""
-    if answer.citations:
-        c = answer.citations[0]
+    c = answer.best_citation
+    if c is not None:
         return Topic(answer.question, c.article_id, c.start, c.end)
     if before is not None:
         return Topic(answer.question, before.article_id, before.start, before.end)
@@ -199,8 +199,9 @@ def compose(question: str, query: str, candidates: Sequence[Candidate], policy: 
                                                          answer_end=None) for c in chosen]
     citations = [Citation(**dataclasses.asdict(h), number=i) for i, h in enumerate(hits, start=1)]
     quote = " ".join(f"«{c.sentence}» [{c.number}]" for c in citations)
+    number = next(i for i, c in enumerate(chosen, start=1) if c is best)
     return Answer(text=quote, citations=citations, answered=True, question=question, query=query,
-                  probability=best.hit.probability)
+                  probability=best.hit.probability, best=number)
 
 
 def _answers(c: Candidate, policy: Policy, latin: bool) -> bool:

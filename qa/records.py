@@ -76,6 +76,17 @@ class Answer:
     #: What the conversation is about after this turn (set by Assistant.ask): pass this
     #: Answer in ``history`` and a follow-up is read against it.
     topic: Topic | None = None
+    #: The number of the citation the answer rests on: the sentence judged best. A sentence
+    #: next to it, quoted as well, is context; citations stay in reading order, so the best
+    #: one is not always the first.
+    best: int = 1
+
+    @property
+    def best_citation(self) -> Citation | None:
+        """The citation numbered ``best`` (the first one if none is; None when nothing is
+        quoted)."""
+        first = self.citations[0] if self.citations else None
+        return next((c for c in self.citations if c.number == self.best), first)
 
     @property
     def answer(self) -> str:
@@ -88,6 +99,7 @@ class Answer:
             "answered": self.answered,
             "text": self.text,
             "answer": self.answer,
+            "best": self.best,
             "probability": self.probability,
             "question": self.question,
             "citations": [c.to_dict() for c in self.citations],

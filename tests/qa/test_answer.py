@@ -190,6 +190,14 @@ def test_only_the_best_sentence_carries_the_answer_phrase() -> None:
     first, second = ans.citations  # reading order: the adjacent sentence comes first
     assert first.answer_start is None and first.answer == ""
     assert second.answer == ans.answer == "ثانية"
+    # The answer rests on the best sentence, not on the first in reading order: the
+    # conversation's topic (what a follow-up is read against) is that sentence too.
+    assert ans.best == 2 and ans.best_citation == second and ans.to_dict()["best"] == 2
+    from qa.answer import topic_after
+    assert (topic_after(ans, None).start, topic_after(ans, None).end) == (6, 12)
+    alone = compose("س؟", "س؟", [best], Policy(min_probability=0.6))
+    assert alone.best == 1 and alone.best_citation == alone.citations[0]
+    assert compose("س؟", "س؟", [best], Policy(min_probability=0.95)).best_citation is None
 
 
 # --- follow-ups: the story under discussion first (issue 14) -----------------------------

@@ -2,17 +2,19 @@
 
     .venv/bin/python bench/followups.py                       # bench/questions/chains.jsonl
     .venv/bin/python bench/followups.py --set chains-unseen   # kept unseen until the end
+    .venv/bin/python bench/followups.py --set chains-fresh    # written later, by a helper
+    .venv/bin/python bench/followups.py --set chains-blind    # written blind, 2026-12-07
     .venv/bin/python bench/followups.py --context-bonus 0 5 20  # sweep the favour
 
 Each chain (bench/questions/chains*.jsonl, written before the conversation code changed) is a
 self-contained question followed by 1-3 follow-ups ("ومتى حدث ذلك؟", "وكم عددهم؟"), each with
 a substring of the one sentence of its article that answers it. The chain is asked in order
 through Assistant.ask(question, history=answers so far), as the chat does. A turn is right
-when the first quoted sentence is the gold one (the article's only sentence holding the
-substring; a turn whose ``gold`` is null asks what the article does not say, and is right
-when declined). The index, one for every set: the seed article, the ANT articles the chains of
-all sets are about, and the first ``--distractors`` ANT articles (300 by default), embedded with
-the bundled model.
+when the sentence the answer rests on (``Answer.best_citation``) is the gold one (the
+article's only sentence holding the substring; a turn whose ``gold`` is null asks what the
+article does not say, and is right when declined). The index, one for every set: the seed
+article, the ANT articles the chains of all sets are about, and the first ``--distractors`` ANT
+articles (300 by default), embedded with the bundled model.
 
 Prints a table (first turns, follow-up turns) and writes bench/results/followups_<set>.json.
 """

@@ -194,7 +194,8 @@ def test_only_the_best_sentence_carries_the_answer_phrase() -> None:
     # conversation's topic (what a follow-up is read against) is that sentence too.
     assert ans.best == 2 and ans.best_citation == second and ans.to_dict()["best"] == 2
     from qa.answer import topic_after
-    assert (topic_after(ans, None).start, topic_after(ans, None).end) == (6, 12)
+    topic = topic_after(ans, None)
+    assert (topic.start, topic.end) == (6, 12)
     alone = compose("س؟", "س؟", [best], Policy(min_probability=0.6))
     assert alone.best == 1 and alone.best_citation == alone.citations[0]
     assert compose("س؟", "س؟", [best], Policy(min_probability=0.95)).best_citation is None

@@ -19,6 +19,7 @@ import functools
 import json
 import math
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +35,10 @@ QUESTION_PREFIX = "query: "
 PASSAGE_PREFIX = "passage: "
 #: Longest answer phrase the span decoder returns, in tokens.
 MAX_ANSWER_TOKENS = 30
+#: Subtracted from a span's start + end logit per token beyond its first: the trained heads
+#: favour phrases a little longer than the gold ones. Fitted on XQuAD-ar's eval half with each
+#: question read beside its gold sentence (bench/span_decoding.py, BENCHMARKS.md section 6).
+LENGTH_PENALTY = 0.05
 # Reading pads each batch to a multiple of this many tokens (Reader.pad_multiple): the int8
 # runtime compiles kernels for each new input shape (~60 ms on this machine) and keeps 64, so a
 # handful of shape buckets beat exact lengths, which nearly every question changes (BENCHMARKS.md
@@ -129,21 +134,58 @@ def _clip_question(tokenizer, question: str, limit: int) -> str:
 
 
 def best_span(start_logits: np.ndarray, end_logits: np.ndarray, mask: np.ndarray,
-              offsets: np.ndarray, sentence_start: int, sentence: str) -> tuple[int, int] | None:
+              offsets: np.ndarray, sentence_start: int, sentence: str, *,
+              length_penalty: float = LENGTH_PENALTY, words: bool = True) -> tuple[int, int] | None:
     """The highest-scoring (start <= end) token span within ``mask``, as character offsets
-    into ``sentence``, trimmed of surrounding spaces and punctuation; None if none fits."""
+    into ``sentence``, widened to whole words (unless ``words`` is false) and trimmed of
+    surrounding spaces and punctuation; None if none fits. A span scores start + end logit
+    minus ``length_penalty`` per token beyond its first."""
     idx = np.flatnonzero(mask)
     if len(idx) == 0:
         return None
     s, e = start_logits[idx], end_logits[idx]
-    total = s[:, None] + e[None, :]
     pos = np.arange(len(idx))
-    allowed = (pos[None, :] >= pos[:, None]) & (pos[None, :] - pos[:, None] < MAX_ANSWER_TOKENS)
-    total = np.where(allowed, total, -np.inf)
+    extra = pos[None, :] - pos[:, None]
+    total = s[:, None] + e[None, :] - length_penalty * extra
+    total = np.where((extra >= 0) & (extra < MAX_ANSWER_TOKENS), total, -np.inf)
     i, j = np.unravel_index(int(np.argmax(total)), total.shape)
     a = int(offsets[idx[i], 0]) - sentence_start
     b = int(offsets[idx[j], 1]) - sentence_start
-    return trim_span(sentence, max(a, 0), min(b, len(sentence)))
+    a, b = max(a, 0), min(b, len(sentence))
+    if words:
+        a, b = whole_words(sentence, a, b)
+    return trim_span(sentence, a, b)
+
+
+def _in_word(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LNM"  # letters, digits, marks (tashkeel)
+
+
+_NUMBER_SEPARATORS = ".,\u066b\u066c"  # 75.8, 1,000 and their Arabic forms
+
+
+def _joined(text: str, i: int) -> bool:
+    """Whether text[i - 1] and text[i] belong to one word (or one number like 75.8)."""
+    if i <= 0 or i >= len(text):
+        return False
+    left, right = text[i - 1], text[i]
+    if _in_word(left) and _in_word(right):
+        return True
+    if right in _NUMBER_SEPARATORS:
+        return left.isdigit() and i + 1 < len(text) and text[i + 1].isdigit()
+    return left in _NUMBER_SEPARATORS and right.isdigit() and i >= 2 and text[i - 2].isdigit()
+
+
+def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """(start, end) widened so that neither edge cuts a word: subword tokens can end inside
+    one ("جس" of "جسرٍ", a word's final tashkeel, "8%" of "75.8%")."""
+    if end <= start:
+        return start, end
+    while _joined(text, start):
+        start -= 1
+    while _joined(text, end):
+        end += 1
+    return start, end
 
 
 _EDGE = " \t\n\u00a0.,،؛;:!?؟()[]{}«»\"'“”‘’-–—"

@@ -46,6 +46,42 @@ def test_best_span_is_none_without_sentence_tokens() -> None:
     assert R.best_span(np.zeros(2), np.zeros(2), np.zeros(2, bool), offsets, 0, "abc") is None
 
 
+def test_best_span_widens_a_cut_word_and_its_number() -> None:
+    sentence = "عبر جسرٍ بنسبة 75.8% تقريبا"
+    # tokens: عبر | جس | رٍ | بنسبة | 75 | . | 8% | تقريبا ; the heads pick "جس" and then "8%"
+    cuts = [(0, 3), (4, 6), (6, 8), (9, 14), (15, 17), (17, 18), (18, 20), (21, 27)]
+    offsets, mask = np.array(cuts), np.ones(len(cuts), bool)
+    starts, ends = np.full(len(cuts), -5.0), np.full(len(cuts), -5.0)
+    starts[1] = ends[1] = 5.0
+    a, b = R.best_span(starts, ends, mask, offsets, 0, sentence)
+    assert sentence[a:b] == "جسرٍ"
+    assert R.best_span(starts, ends, mask, offsets, 0, sentence, words=False) == (4, 6)
+    starts[1] = ends[1] = -5.0
+    starts[6] = ends[6] = 5.0
+    a, b = R.best_span(starts, ends, mask, offsets, 0, sentence)
+    assert sentence[a:b] == "75.8%"
+
+
+def test_whole_words_stops_at_spaces_and_punctuation() -> None:
+    text = "قال: «الجيش»، وانسحب"
+    assert R.whole_words(text, 6, 8) == (6, 11)  # inside «الجيش», not past the quotes
+    assert R.whole_words(text, 0, 3) == (0, 3)
+    assert R.whole_words(text, 15, 17) == (14, 20)
+    assert R.whole_words("سنة 1,000 و2", 5, 9) == (4, 9)
+
+
+def test_length_penalty_prefers_the_shorter_of_two_near_equal_spans() -> None:
+    sentence = "في عام 2018 وفي بيروت"
+    cuts = [(0, 2), (3, 6), (7, 11), (12, 15), (16, 21)]
+    offsets, mask = np.array(cuts), np.ones(len(cuts), bool)
+    starts = np.array([0.0, 3.0, 2.95, 0.0, 0.0])
+    ends = np.array([0.0, 0.0, 3.0, 0.0, 0.0])
+    a, b = R.best_span(starts, ends, mask, offsets, 0, sentence, length_penalty=0.0)
+    assert sentence[a:b] == "عام 2018"
+    a, b = R.best_span(starts, ends, mask, offsets, 0, sentence, length_penalty=0.1)
+    assert sentence[a:b] == "2018"
+
+
 def test_trim_span() -> None:
     assert R.trim_span(" «2400 شخص»، ", 0, 13) == (2, 10)
     assert R.trim_span("...", 0, 3) is None

@@ -20,6 +20,10 @@ an answer whose text is not at its offset is moved to its only occurrence or dro
 whose text occurs in several sentences is pinned to the one sharing most question terms; a
 positive that shares no content term with its question (likely misaligned) gets weight 0.3.
 
+With ``--listwise W`` the answer logit is also trained to rank: batches hold whole question
+groups (a question's positive and its negatives), and W times the softmax cross-entropy of the
+positive against its group is added to the per-pair loss (which still calibrates it).
+
 5 % of the articles (by a seeded hash) are kept out as a dev split: its pairs measure the run
 and fit the probability calibration. XQuAD-ar and TyDi-ar are never read here; TyDi-ar stays
 held out, XQuAD-ar is what the retrieval+reader fusion is tuned on.
@@ -163,7 +167,7 @@ def load_pairs(path: Path, seed: int, dev_share: float = 0.05, *, part: str = "a
                             stats["swapped"] += 1
                             pairs.append({**base, "question": mismatched(q, at, donor),
                                           "sentence": sents[i], "label": 0.0, "weight": 1.0,
-                                          "span": None})
+                                          "span": None, "group": q})
                             break
                 negs = [j for j in by_overlap if j != i][:3]
             else:
@@ -375,6 +379,45 @@ def epoch_batches(pairs, size: int, seed: int, pool: int = 50) -> list[np.ndarra
     return [batches[k] for k in rng.permutation(len(batches))]
 
 
+def question_groups(pairs) -> list[np.ndarray]:
+    """The pairs of one asking of a question, as index arrays: load_pairs writes them one after
+    another (a repeated XQuAD-ar question's copies each make their own group)."""
+    groups: list[list[int]] = []
+    key, seen = None, set()
+    for i, p in enumerate(pairs):
+        k = (p.get("group", p["question"]), p["article"])  # a swapped question stays with its own
+        if k != key or id(p) in seen:
+            groups.append([])
+            key, seen = k, set()
+        groups[-1].append(i)
+        seen.add(id(p))
+    return [np.array(g) for g in groups]
+
+
+def group_batches(pairs, size: int, seed: int, pool: int = 50) -> list[np.ndarray]:
+    """One epoch's batches for the listwise loss, seeded: as :func:`epoch_batches`, but a
+    question's pairs stay in one batch (whole groups, about ``size`` pairs a batch)."""
+    rng = np.random.default_rng(seed)
+    groups = question_groups(pairs)
+    order = rng.permutation(len(groups))
+    length = np.array([max(len(pairs[i]["question"]) + len(pairs[i]["title"])
+                           + len(pairs[i]["sentence"]) for i in g) for g in groups])
+    per = max(1, size // 5)  # groups have about five pairs
+    batches = []
+    for i in range(0, len(order), per * pool):
+        chunk = order[i:i + per * pool]
+        chunk = chunk[np.argsort(length[chunk], kind="stable")]
+        batch: list[np.ndarray] = []
+        for g in chunk:
+            if batch and sum(map(len, batch)) + len(groups[g]) > size:
+                batches.append(np.concatenate(batch))
+                batch = []
+            batch.append(groups[g])
+        if batch:
+            batches.append(np.concatenate(batch))
+    return [batches[k] for k in rng.permutation(len(batches))]
+
+
 # -- model -------------------------------------------------------------------------------------
 def build_net(base_folder: Path, top_layers: int):
     """The reader network over the e5 folder at ``base_folder``, with its lower layers frozen,
@@ -460,20 +503,59 @@ def make_batch(tokenizer, pairs, config):
             torch.from_numpy(end_t))
 
 
-def loss_of(net, tokenizer, pairs, config):
-    batch, masks, labels, weights, start_t, end_t = make_batch(tokenizer, pairs, config)
-    answer, start, end = net(**batch)
-    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+def listwise_loss(answer, pairs) -> torch.Tensor:
+    """Mean over the batch's question groups that hold a positive of the softmax cross-entropy
+    of the positive against its group (weighted as the positive is): rank it first."""
+    losses, weights = [], []
+    for g in question_groups(pairs):
+        pos = [k for k in g if pairs[k]["label"] > 0.5]
+        if len(pos) != 1 or len(g) < 2:
+            continue
+        logits = answer[torch.from_numpy(g)]
+        losses.append(torch.logsumexp(logits, 0) - answer[pos[0]])
+        weights.append(pairs[pos[0]]["weight"])
+    if not losses:
+        return torch.zeros(())
+    w = torch.tensor(weights)
+    return (torch.stack(losses) * w).sum() / w.sum()
+
+
+def loss_of(net, tokenizer, pairs, config, listwise: float = 0.0, parts: int = 1):
+    """(loss, answer loss, span loss) of a batch. ``parts`` > 1 runs it as that many forward
+    passes over length-sorted slices (a batch of whole question groups mixes short and long
+    sentences, and one pass would pad them all to the longest); the losses are the same."""
+    order = list(range(len(pairs)))
+    if parts > 1:
+        order.sort(key=lambda i: len(pairs[i]["title"]) + len(pairs[i]["sentence"]))
+    size = -(-len(pairs) // parts)
+    ce = torch.nn.functional.cross_entropy
+    answers, labels, weights = [], [], []
+    span_sum, spans = torch.zeros(()), 0
+    for k in range(0, len(order), size):
+        chunk = [pairs[i] for i in order[k:k + size]]
+        batch, masks, lab, wt, start_t, end_t = make_batch(tokenizer, chunk, config)
+        answer, start, end = net(**batch)
+        answers.append(answer)
+        labels.append(lab)
+        weights.append(wt)
+        neg = torch.finfo(start.dtype).min
+        start = start.masked_fill(~masks, neg)
+        end = end.masked_fill(~masks, neg)
+        has = start_t >= 0
+        if has.any():
+            span_sum = span_sum + (ce(start[has], start_t[has], reduction="sum")
+                                   + ce(end[has], end_t[has], reduction="sum")) / 2
+            spans += int(has.sum())
+    back = torch.empty(len(order), dtype=torch.long)
+    back[torch.tensor(order)] = torch.arange(len(order))  # the batch's own order again
+    answer = torch.cat(answers)[back]
+    labels, weights = torch.cat(labels)[back], torch.cat(weights)[back]
+    judged = torch.nn.functional.binary_cross_entropy_with_logits(
         answer, labels, weight=weights, reduction="sum") / weights.sum()
-    neg = torch.finfo(start.dtype).min
-    start = start.masked_fill(~masks, neg)
-    end = end.masked_fill(~masks, neg)
-    has = start_t >= 0
-    span = torch.zeros(())
-    if has.any():
-        ce = torch.nn.functional.cross_entropy
-        span = (ce(start[has], start_t[has]) + ce(end[has], end_t[has])) / 2
-    return bce + 0.5 * span, bce.item(), span.item()
+    if listwise:
+        judged = judged + listwise * listwise_loss(answer, pairs)
+    span = span_sum / max(spans, 1)
+    return judged + 0.5 * span, judged.item(), span.item()
 
 
 # -- evaluation --------------------------------------------------------------------------------
@@ -557,6 +639,9 @@ def main(argv=None) -> int:
     stage.add_argument("--swap", type=float, default=0.0,
                        help="share of answerable questions also asked about something else "
                             "(a rare word swapped) as a negative for their answer sentence")
+    stage.add_argument("--listwise", type=float, default=0.0,
+                       help="weight of a listwise loss ranking each question's positive above "
+                            "its negatives (batches then hold whole question groups)")
     args = ap.parse_args(argv)
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -597,7 +682,8 @@ def main(argv=None) -> int:
     if args.limit:
         train = train[:args.limit]
         dev = dev[: max(64, args.limit // 4)]
-    steps_per_epoch = len(epoch_batches(train, args.batch, args.seed))
+    batches_of = group_batches if args.listwise else epoch_batches
+    steps_per_epoch = len(batches_of(train, args.batch, args.seed))
     total = int(steps_per_epoch * args.epochs)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
@@ -622,16 +708,17 @@ def main(argv=None) -> int:
     net.train()
     start_step = step
     t0 = time.monotonic()
-    seen, run_bce, run_span = 0, 0.0, 0.0
+    seen, run_judged, run_span = 0, 0.0, 0.0
     while step < total:
         if time.monotonic() - t0 > args.minutes * 60:
             log.info("time box reached at step %d of %d", step, total)
             break
         epoch, e = divmod(step, steps_per_epoch)
         if e == 0 or step == start_step:
-            batches = epoch_batches(train, args.batch, args.seed + epoch)
+            batches = batches_of(train, args.batch, args.seed + epoch)
         pairs = [train[j] for j in batches[e]]
-        loss, bce, span = loss_of(net, tokenizer, pairs, config)
+        loss, judged, span = loss_of(net, tokenizer, pairs, config, args.listwise,
+                                     parts=4 if args.listwise else 1)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -639,13 +726,14 @@ def main(argv=None) -> int:
         sched.step()
         step += 1
         seen += len(pairs)
-        run_bce += bce
+        run_judged += judged
         run_span += span
         if step % 25 == 0:
             rate = seen / (time.monotonic() - t0)
-            log.info("step %d/%d bce %.4f span %.4f lr %.2e %.1f pairs/s", step, total,
-                     run_bce / 25, run_span / 25, sched.get_last_lr()[0], rate)
-            run_bce = run_span = 0.0
+            log.info("step %d/%d %s %.4f span %.4f lr %.2e %.1f pairs/s", step, total,
+                     "bce+listwise" if args.listwise else "bce", run_judged / 25, run_span / 25,
+                     sched.get_last_lr()[0], rate)
+            run_judged = run_span = 0.0
         if step % args.checkpoint_every == 0 or step == total:
             tmp = ckpt.with_suffix(".tmp")
             torch.save({"trainable": trainable_state(net), "opt": opt.state_dict(),
@@ -661,7 +749,7 @@ def main(argv=None) -> int:
                    batch=args.batch, seed=args.seed, init_sha256=init_sha,
                    xquad_repeat=args.xquad_repeat if args.xquad else 0,
                    retrieval_negatives=args.retrieval_negatives, join_share=args.join_share,
-                   ellipsis=args.ellipsis, swap=args.swap)
+                   ellipsis=args.ellipsis, swap=args.swap, listwise=args.listwise)
     if args.xquad:  # the half never trained on (the fusion weight is tuned on it)
         held, _, _ = load_pairs(args.xquad, args.seed, dev_share=0.0, part="eval")
         metrics["xquad_eval_half"], _, _ = evaluate(net, tokenizer, held, config)

@@ -98,18 +98,26 @@ def test_mismatched_swaps_the_word_the_question_is_about_for_one_of_its_kind(
         "number", "latin", "defined", "word"]
 
 
-def test_swapped_questions_are_negatives_for_their_answer_sentence_in_training_only(
-        train_reader, tmp_path) -> None:
-    first = ("ولد عبد السلام هارون في الإسكندرية عام 1909. "
-             "ونال جائزة الملك فيصل العالمية عام 1981.")
-    second = "ولد نجيب محفوظ في القاهرة عام 1911. ونال جائزة نوبل في الأدب عام 1988."
+HAROUN = "ولد عبد السلام هارون في الإسكندرية عام 1909. ونال جائزة الملك فيصل العالمية عام 1981."
+MAHFOUZ = "ولد نجيب محفوظ في القاهرة عام 1911. ونال جائزة نوبل في الأدب عام 1988."
+
+
+def two_articles(tmp_path, haroun: str = HAROUN, extra=()):
+    """A SQuAD file of two short biographies, two answerable questions on each (+ ``extra``)."""
     path = tmp_path / "tiny.json"
-    path.write_text(json.dumps(squad_data({"هارون": [first], "محفوظ": [second]}, [
+    path.write_text(json.dumps(squad_data({"هارون": [haroun], "محفوظ": [MAHFOUZ]}, [
         ("هارون", 0, "في أي عام ولد عبد السلام هارون؟", "1909"),
         ("هارون", 0, "متى نال هارون جائزة الملك فيصل؟", "1981"),
         ("محفوظ", 0, "في أي عام ولد نجيب محفوظ؟", "1911"),
-        ("محفوظ", 0, "متى نال محفوظ جائزة نوبل؟", "1988"),
+        ("محفوظ", 0, "متى نال محفوظ جائزة نوبل؟", "1988"), *extra,
     ]), ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_swapped_questions_are_negatives_for_their_answer_sentence_in_training_only(
+        train_reader, tmp_path) -> None:
+    first, second = HAROUN, MAHFOUZ
+    path = two_articles(tmp_path)
     plain, _, before = train_reader.load_pairs(path, 13, dev_share=0.0)
     train, _, stats = train_reader.load_pairs(path, 13, dev_share=0.0, swap=1.0)
     assert before["swapped"] == 0 and stats["swapped"] == len(train) - len(plain) > 0
@@ -133,3 +141,57 @@ def test_swapped_questions_are_negatives_for_their_answer_sentence_in_training_o
     # the dev split never gets them: it measures runs alike
     _, dev, _ = train_reader.load_pairs(path, 13, dev_share=1.0, swap=1.0)
     assert dev and {p["question"] for p in dev} <= asked
+
+
+def test_listwise_batches_keep_each_asking_of_a_question_whole(train_reader, tmp_path) -> None:
+    path = two_articles(tmp_path, HAROUN + " وتوفي في القاهرة عام 1988.",
+                        [("هارون", 0, "من رثى هارون؟", None)])
+    pairs, _, stats = train_reader.load_pairs(path, 13, dev_share=0.0, swap=1.0)
+    asked_first = [p for p in pairs if p["question"] == pairs[0]["question"]]
+    pairs = pairs + asked_first * 2  # a question asked thrice (as XQuAD-ar's copies are)
+    groups = train_reader.question_groups(pairs)
+    assert sorted(i for g in groups for i in g) == list(range(len(pairs)))
+    assert len(groups) == 5 + 2  # one per question, and one per extra copy
+    for g in groups:
+        assert sum(pairs[i]["label"] == 1.0 for i in g) <= 1
+        assert len({pairs[i].get("group", pairs[i]["question"]) for i in g}) == 1
+    # a swapped question is read in its original question's group
+    assert stats["swapped"] and all(len(g) > 1 for g in groups)
+    batches = train_reader.group_batches(pairs, 8, 13)
+    assert sorted(i for b in batches for i in b) == list(range(len(pairs)))
+    where = {i: n for n, b in enumerate(batches) for i in b}
+    assert all(len({where[i] for i in g}) == 1 for g in groups)
+
+
+def test_listwise_loss_ranks_the_positive_above_its_group(train_reader) -> None:
+    def pair(q, label):
+        return {"question": q, "article": 0, "label": label, "weight": 1.0}
+
+    pairs = [pair("أ؟", 1.0), pair("أ؟", 0.0), pair("أ؟", 0.0), pair("ب؟", 0.0), pair("ب؟", 0.0)]
+    first = train_reader.listwise_loss(torch.tensor([5.0, 0.0, 0.0, 9.0, -9.0]), pairs)
+    last = train_reader.listwise_loss(torch.tensor([-5.0, 0.0, 0.0, 9.0, -9.0]), pairs)
+    assert 0 < first.item() < 0.02 < last.item()
+    # the group without a positive ("ب؟") adds nothing, whatever its logits
+    assert train_reader.listwise_loss(torch.tensor([5.0, 0.0, 0.0, -9.0, 9.0]), pairs) == first
+    assert train_reader.listwise_loss(torch.zeros(2), pairs[3:]).item() == 0.0
+
+
+def test_a_batch_read_in_length_sorted_parts_has_the_same_losses(train_reader, encoder) -> None:
+    net, tokenizer = train_reader.build_net(encoder.path, 1)
+    config = R.ReaderConfig(base_fingerprint=encoder.fingerprint, top_layers=1)
+    pairs = [{"question": "متى ولد هارون؟", "article": 0, "title": "هارون",
+              "sentence": "ولد عبد السلام هارون في الإسكندرية عام 1909.", "label": 1.0,
+              "weight": 1.0, "span": (35, 39)},
+             {"question": "متى ولد هارون؟", "article": 0, "title": "هارون",
+              "sentence": "ونال جائزة الملك فيصل العالمية عام 1981 عن تحقيقه كتب التراث "
+                          "العربي ونشرها في طبعات علمية محققة.", "label": 0.0, "weight": 1.0,
+              "span": None},
+             {"question": "من رثى هارون؟", "article": 0, "title": "هارون",
+              "sentence": "وتوفي في القاهرة.", "label": 0.0, "weight": 0.3, "span": None}]
+    net.eval()  # no dropout: the two ways must agree
+    with torch.no_grad():
+        whole = train_reader.loss_of(net, tokenizer, pairs, config, listwise=1.0)
+        parts = train_reader.loss_of(net, tokenizer, pairs, config, listwise=1.0, parts=2)
+    assert whole[0].item() == pytest.approx(parts[0].item(), rel=1e-4)
+    assert whole[1:] == pytest.approx(parts[1:], rel=1e-4)
+    assert whole[2] > 0  # the one span was scored

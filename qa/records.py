@@ -90,8 +90,11 @@ class Answer:
 
     @property
     def answer(self) -> str:
-        """The short answer phrase ('' when declined or not found), from the one citation whose
-        ``answer_start``/``answer_end`` are set."""
+        """The short answer phrase ('' when declined or not found): the best citation's, or
+        else that of the first citation whose ``answer_start``/``answer_end`` are set."""
+        best = self.best_citation
+        if best is not None and best.answer:
+            return best.answer
         return next((c.answer for c in self.citations if c.answer), "")
 
     def to_dict(self) -> dict[str, Any]:

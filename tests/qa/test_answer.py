@@ -199,6 +199,10 @@ def test_only_the_best_sentence_carries_the_answer_phrase() -> None:
     alone = compose("س؟", "س؟", [best], Policy(min_probability=0.6))
     assert alone.best == 1 and alone.best_citation == alone.citations[0]
     assert compose("س؟", "س؟", [best], Policy(min_probability=0.95)).best_citation is None
+    # built by hand with a phrase on both sentences, the answer is still the best one's
+    phrased = dataclasses.replace(first, answer_start=0, answer_end=4)
+    both = dataclasses.replace(ans, citations=[phrased, second])
+    assert phrased.answer == "أولى" and both.answer == "ثانية"
 
 
 # --- follow-ups: the story under discussion first (issue 14) -----------------------------

@@ -365,12 +365,17 @@ def _sentence_of(spans, offset):
     return None
 
 
+def pair_length(pair) -> int:
+    """A pair's length in characters, what batches are sorted by so they pad little."""
+    return len(pair["question"]) + len(pair["title"]) + len(pair["sentence"])
+
+
 def epoch_batches(pairs, size: int, seed: int, pool: int = 50) -> list[np.ndarray]:
     """One epoch's batches of pair indices, seeded: shuffled, then sorted by length within
     pools of ``pool`` batches so a batch pads little, then the batches shuffled."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(pairs))
-    length = np.array([len(p["question"]) + len(p["title"]) + len(p["sentence"]) for p in pairs])
+    length = np.array([pair_length(p) for p in pairs])
     batches = []
     for i in range(0, len(order) - size + 1, size * pool):
         chunk = order[i:i + size * pool]
@@ -400,8 +405,7 @@ def group_batches(pairs, size: int, seed: int, pool: int = 50) -> list[np.ndarra
     rng = np.random.default_rng(seed)
     groups = question_groups(pairs)
     order = rng.permutation(len(groups))
-    length = np.array([max(len(pairs[i]["question"]) + len(pairs[i]["title"])
-                           + len(pairs[i]["sentence"]) for i in g) for g in groups])
+    length = np.array([max(pair_length(pairs[i]) for i in g) for g in groups])
     per = max(1, size // 5)  # groups have about five pairs
     batches = []
     for i in range(0, len(order), per * pool):
@@ -526,7 +530,7 @@ def loss_of(net, tokenizer, pairs, config, listwise: float = 0.0, parts: int = 1
     sentences, and one pass would pad them all to the longest); the losses are the same."""
     order = list(range(len(pairs)))
     if parts > 1:
-        order.sort(key=lambda i: len(pairs[i]["title"]) + len(pairs[i]["sentence"]))
+        order.sort(key=lambda i: pair_length(pairs[i]))
     size = -(-len(pairs) // parts)
     ce = torch.nn.functional.cross_entropy
     answers, labels, weights = [], [], []
